@@ -1,0 +1,306 @@
+/* SPDX-License-Identifier: MIT */
+/* Weighted round-robin over live links, keepalives and dead-link
+ * detection. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "multiplexer-int.h"
+
+struct mux_link {
+	bool used;
+	bool up;
+	uint16_t id;
+	struct mux *m;
+	ev_tstamp last_rx;
+	ev_timer dead;		/* fires when the link may have gone silent */
+	ev_timer ka;		/* slave: next keepalive */
+	struct mux_link_stats st;
+};
+
+struct mux {
+	struct ev_loop *loop;
+	struct mux_cfg cfg;
+	struct mux_stats st;
+	struct mux_link links[MUX_MAX_LINKS];
+	struct mux_wrr wrr[MUX_MAX_LINKS];	/* parallel to links[] */
+};
+
+int mux_wrr_pick(struct mux_wrr *w, size_t n)
+{
+	long total = 0;
+	int best = -1;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!w[i].eligible)
+			continue;
+		w[i].credit += w[i].weight;
+		total += w[i].weight;
+		if (best < 0 || w[i].credit > w[best].credit)
+			best = (int)i;
+	}
+	if (best >= 0)
+		w[best].credit -= total;
+	return best;
+}
+
+static size_t link_index(const struct mux *m, const struct mux_link *l)
+{
+	return (size_t)(l - m->links);
+}
+
+static struct mux_link *link_find(struct mux *m, uint16_t id)
+{
+	for (size_t i = 0; i < MUX_MAX_LINKS; i++)
+		if (m->links[i].used && m->links[i].id == id)
+			return &m->links[i];
+	return NULL;
+}
+
+static void link_set_up(struct mux_link *l, bool up)
+{
+	struct mux *m = l->m;
+	struct mux_wrr *w = &m->wrr[link_index(m, l)];
+
+	l->up = up;
+	w->eligible = up;
+	w->credit = 0;
+	if (up) {
+		log_info("link %s (id %u) up", l->st.name, l->id);
+	} else {
+		l->st.downs++;
+		log_warnx("link %s (id %u) down: silent for %.1f s",
+			  l->st.name, l->id, ev_now(m->loop) - l->last_rx);
+	}
+}
+
+/* libev's "let it expire, then look" timeout: re-armed for the remaining
+ * time, so a busy link costs no timer work per packet. */
+static void dead_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct mux_link *l = container_of(w, struct mux_link, dead);
+	ev_tstamp left = l->last_rx + l->m->cfg.dead_time - ev_now(loop);
+
+	(void)revents;
+	if (left > 0) {
+		w->repeat = left;
+		ev_timer_again(loop, w);
+		return;
+	}
+	ev_timer_stop(loop, w);
+	if (l->up)
+		link_set_up(l, false);
+}
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = v >> (56 - 8 * i);
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* Keepalive: stamp (u64, ns), weight (u32), name (32 bytes, NUL padded). */
+static void keepalive_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct mux_link *l = container_of(w, struct mux_link, ka);
+	uint8_t buf[MUX_KEEPALIVE_LEN] = { 0 };
+	uint32_t weight = l->st.weight;
+
+	(void)revents;
+	put_u64(buf, (uint64_t)(ev_now(loop) * 1e9));
+	for (int i = 0; i < 4; i++)
+		buf[8 + i] = weight >> (24 - 8 * i);
+	memcpy(buf + 12, l->st.name, strnlen(l->st.name, MUX_NAME_LEN));
+	l->m->cfg.ops->send(l->m->cfg.ctx, l->id, MUX_MSG_KEEPALIVE, buf,
+			    sizeof(buf));
+}
+
+int mux_link_add(struct mux *m, uint16_t id, const char *name,
+		 unsigned weight)
+{
+	struct mux_link *l = NULL;
+
+	if (link_find(m, id))
+		return -EEXIST;
+	for (size_t i = 0; i < MUX_MAX_LINKS && !l; i++)
+		if (!m->links[i].used)
+			l = &m->links[i];
+	if (!l)
+		return -ENOSPC;
+	memset(l, 0, sizeof(*l));
+	l->used = true;
+	l->id = id;
+	l->m = m;
+	snprintf(l->st.name, sizeof(l->st.name), "%s", name);
+	l->st.weight = weight ? weight : 1;
+	m->wrr[link_index(m, l)] = (struct mux_wrr){ .weight = l->st.weight };
+	ev_init(&l->dead, dead_cb);
+	ev_init(&l->ka, keepalive_cb);
+	if (!m->cfg.master) {
+		ev_timer_set(&l->ka, 0.0, m->cfg.keepalive);
+		ev_timer_start(m->loop, &l->ka);
+	}
+	return 0;
+}
+
+int mux_send(struct mux *m, const void *pkt, size_t len)
+{
+	int tried[MUX_MAX_LINKS], ntried = 0, err = -ENETUNREACH;
+
+	/* A link that refuses the packet (interface gone, buffer full) is
+	 * skipped for this packet, so the packet still leaves if any can. */
+	for (;;) {
+		int i = mux_wrr_pick(m->wrr, MUX_MAX_LINKS);
+		struct mux_link *l;
+
+		if (i < 0)
+			break;
+		l = &m->links[i];
+		err = m->cfg.ops->send(m->cfg.ctx, l->id, MUX_MSG_DATA, pkt,
+				       len);
+		if (err == 0) {
+			l->st.data_tx++;
+			break;
+		}
+		l->st.send_fail++;
+		m->wrr[i].eligible = false;
+		tried[ntried++] = i;
+	}
+	for (int k = 0; k < ntried; k++)
+		m->wrr[tried[k]].eligible = m->links[tried[k]].up;
+	if (err == -ENETUNREACH && !ntried)
+		m->st.no_link++;
+	return err;
+}
+
+static void keepalive_in(struct mux *m, struct mux_link *l, uint8_t *buf,
+			 size_t len)
+{
+	uint32_t weight;
+
+	if (len < MUX_KEEPALIVE_LEN)
+		return;
+	weight = (uint32_t)buf[8] << 24 | buf[9] << 16 | buf[10] << 8 | buf[11];
+	if (weight && weight <= 1000 && weight != l->st.weight) {
+		l->st.weight = weight;
+		m->wrr[link_index(m, l)].weight = weight;
+	}
+	if (buf[12] && strncmp(l->st.name, (char *)buf + 12, MUX_NAME_LEN)) {
+		char name[MUX_NAME_LEN];
+
+		memcpy(name, buf + 12, MUX_NAME_LEN - 1);
+		name[MUX_NAME_LEN - 1] = '\0';
+		for (char *p = name; *p; p++)
+			if (*p < 0x20 || *p > 0x7e)
+				*p = '?';
+		log_info("link id %u is called %s", l->id, name);
+		memcpy(l->st.name, name, sizeof(name));
+	}
+	m->cfg.ops->send(m->cfg.ctx, l->id, MUX_MSG_KEEPALIVE_ACK, buf, 8);
+}
+
+void mux_input(struct mux *m, uint16_t link_id, uint8_t type, uint8_t *buf,
+	       size_t len)
+{
+	struct mux_link *l = link_find(m, link_id);
+	ev_tstamp now = ev_now(m->loop);
+
+	if (!l && m->cfg.master) {
+		char name[MUX_NAME_LEN];
+
+		snprintf(name, sizeof(name), "id%u", link_id);
+		if (mux_link_add(m, link_id, name, 1) < 0)
+			return;
+		l = link_find(m, link_id);
+	}
+	if (!l)
+		return;
+	l->last_rx = now;
+	if (type == MUX_MSG_KEEPALIVE && m->cfg.master)
+		keepalive_in(m, l, buf, len);
+	if (!l->up) {
+		link_set_up(l, true);
+		l->dead.repeat = m->cfg.dead_time;
+		ev_timer_again(m->loop, &l->dead);
+	}
+	switch (type) {
+	case MUX_MSG_DATA:
+		l->st.data_rx++;
+		m->cfg.ops->deliver(m->cfg.ctx, link_id, buf, len);
+		break;
+	case MUX_MSG_KEEPALIVE_ACK:
+		if (!m->cfg.master && len >= 8)
+			l->st.rtt = now - get_u64(buf) / 1e9;
+		break;
+	default:
+		break;
+	}
+}
+
+size_t mux_links(const struct mux *m, uint16_t *ids, size_t n)
+{
+	size_t count = 0;
+
+	for (size_t i = 0; i < MUX_MAX_LINKS; i++) {
+		if (!m->links[i].used)
+			continue;
+		if (count < n)
+			ids[count] = m->links[i].id;
+		count++;
+	}
+	return count;
+}
+
+int mux_link_stats(const struct mux *m, uint16_t id, struct mux_link_stats *out)
+{
+	const struct mux_link *l = link_find((struct mux *)m, id);
+
+	if (!l)
+		return -ENOENT;
+	*out = l->st;
+	out->up = l->up;
+	return 0;
+}
+
+void mux_stats(const struct mux *m, struct mux_stats *out)
+{
+	*out = m->st;
+}
+
+int mux_new(struct mux **out, struct ev_loop *loop, const struct mux_cfg *c)
+{
+	struct mux *m;
+
+	if (c->dead_time <= 0 || (!c->master && c->keepalive <= 0))
+		return -EINVAL;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->loop = loop;
+	m->cfg = *c;
+	*out = m;
+	return 0;
+}
+
+void mux_free(struct mux *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < MUX_MAX_LINKS; i++) {
+		if (!m->links[i].used)
+			continue;
+		ev_timer_stop(m->loop, &m->links[i].dead);
+		ev_timer_stop(m->loop, &m->links[i].ka);
+	}
+	free(m);
+}

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/* multiplexer: which link each packet goes on, and which links are alive. */
+#ifndef BRAID_MULTIPLEXER_H
+#define BRAID_MULTIPLEXER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ev.h>
+
+#define MUX_MAX_LINKS 64
+#define MUX_NAME_LEN 32
+
+/* Message types the multiplexer puts in the wire header's type field. */
+enum mux_msg {
+	MUX_MSG_DATA = 1,	/* payload: one IP packet */
+	MUX_MSG_KEEPALIVE = 2,	/* slave -> master, see docs/PROTOCOL.md */
+	MUX_MSG_KEEPALIVE_ACK = 3,	/* master -> slave, echoes the stamp */
+};
+
+struct mux_ops {
+	/* Send a message on a link; returns 0 or -errno. */
+	int (*send)(void *ctx, uint16_t link_id, uint8_t type,
+		    const void *buf, size_t len);
+	/* A data packet arrived from the other side. */
+	void (*deliver)(void *ctx, uint16_t link_id, uint8_t *pkt, size_t len);
+};
+
+struct mux_cfg {
+	bool master;		/* learn links from the peer; answer keepalives */
+	double keepalive;	/* slave: seconds between keepalives per link */
+	double dead_time;	/* seconds of silence before a link is down */
+	const struct mux_ops *ops;
+	void *ctx;
+};
+
+struct mux_link_stats {
+	char name[MUX_NAME_LEN];
+	bool up;
+	unsigned weight;
+	double rtt;		/* seconds, last keepalive round trip; 0 = none */
+	uint64_t data_tx, data_rx;	/* data packets scheduled / delivered */
+	uint64_t send_fail;	/* data packets the link refused */
+	uint64_t downs;		/* times the link went down */
+};
+
+struct mux_stats {
+	uint64_t no_link;	/* packets dropped: no link up */
+};
+
+struct mux;
+
+int mux_new(struct mux **out, struct ev_loop *loop, const struct mux_cfg *c);
+void mux_free(struct mux *m);
+
+/* Adds a link; weight 0 means 1. Slave links start down and come up when
+ * their first keepalive is answered. */
+int mux_link_add(struct mux *m, uint16_t id, const char *name,
+		 unsigned weight);
+
+/* Sends one packet from the TUN on the next link in the rotation. */
+int mux_send(struct mux *m, const void *pkt, size_t len);
+
+/* Takes one authenticated message that arrived on a link. */
+void mux_input(struct mux *m, uint16_t link_id, uint8_t type, uint8_t *buf,
+	       size_t len);
+
+/* Fills ids with up to n link ids; returns how many links there are. */
+size_t mux_links(const struct mux *m, uint16_t *ids, size_t n);
+int mux_link_stats(const struct mux *m, uint16_t id, struct mux_link_stats *out);
+void mux_stats(const struct mux *m, struct mux_stats *out);
+
+#endif

@@ -1,0 +1,458 @@
+/* SPDX-License-Identifier: MIT */
+/* Reading and validating the config file; every error names file, line
+ * and setting. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libconfig.h>
+#include <sodium.h>
+
+#include "cfg.h"
+
+#define DEFAULT_TUN "braid0"
+#define DEFAULT_MTU 1400
+#define DEFAULT_DEAD 1.0
+#define DEFAULT_KEEPALIVE 0.2
+#define DEFAULT_CONTROL "/run/braid/braid.sock"
+
+/* Parse state: where errors go and which file they name. */
+struct ctx {
+	const char *path;
+	char *err;
+	size_t errlen;
+};
+
+/* Writes "FILE:LINE: setting 'a.b[1].c': message" into x->err. child names
+ * a setting missing from s; the line is then s's (none for the root). */
+static int vreport(struct ctx *x, const config_setting_t *s,
+		   const char *child, const char *fmt, va_list ap)
+{
+	char msg[CFG_ERR_LEN], where[32] = "", *path = NULL;
+	const config_setting_t *chain[16];
+	size_t plen = 0;
+	int n = 0, line;
+	FILE *f;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	f = open_memstream(&path, &plen);
+	if (!f)
+		return -1;
+	for (const config_setting_t *p = s; p && n < 16;
+	     p = config_setting_parent(p))
+		chain[n++] = p;
+	for (int i = n - 1; i >= 0; i--) {
+		if (config_setting_is_root(chain[i]))
+			continue;
+		if (ftell(f) > 0 && config_setting_name(chain[i]))
+			fputc('.', f);
+		if (config_setting_name(chain[i]))
+			fputs(config_setting_name(chain[i]), f);
+		else
+			fprintf(f, "[%d]", config_setting_index(chain[i]));
+	}
+	if (child)
+		fprintf(f, "%s%s", ftell(f) > 0 ? "." : "", child);
+	fclose(f);
+	line = s ? config_setting_source_line(s) : 0;
+	if (line > 0)
+		snprintf(where, sizeof(where), ":%d", line);
+	snprintf(x->err, x->errlen, "%s%s: setting '%s': %s", x->path, where,
+		 path ? path : "?", msg);
+	free(path);
+	return -1;
+}
+
+static int fail(struct ctx *x, const config_setting_t *s, const char *fmt,
+		...) __attribute__((format(printf, 3, 4)));
+static int fail(struct ctx *x, const config_setting_t *s, const char *fmt,
+		...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(x, s, NULL, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int missing(struct ctx *x, const config_setting_t *parent,
+		   const char *child, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int missing(struct ctx *x, const config_setting_t *parent,
+		   const char *child, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(x, parent, child, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int get_string(struct ctx *x, const config_setting_t *parent,
+		      const char *name, const char **out)
+{
+	const config_setting_t *s = config_setting_get_member(parent, name);
+
+	*out = NULL;
+	if (!s)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return fail(x, s, "must be a string (in double quotes)");
+	*out = config_setting_get_string(s);
+	return 0;
+}
+
+static int get_number(struct ctx *x, const config_setting_t *parent,
+		      const char *name, double lo, double hi, double *out)
+{
+	const config_setting_t *s = config_setting_get_member(parent, name);
+	double v;
+
+	if (!s)
+		return 0;
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		v = (double)config_setting_get_int64(s);
+		break;
+	case CONFIG_TYPE_FLOAT:
+		v = config_setting_get_float(s);
+		break;
+	default:
+		return fail(x, s, "must be a number");
+	}
+	if (!(v >= lo && v <= hi))
+		return fail(x, s, "must be between %g and %g", lo, hi);
+	*out = v;
+	return 0;
+}
+
+static int check_known(struct ctx *x, const config_setting_t *group,
+		       const char *const *known)
+{
+	for (int i = 0; i < config_setting_length(group); i++) {
+		const config_setting_t *s = config_setting_get_elem(group, i);
+		const char *name = config_setting_name(s);
+		bool ok = false;
+
+		for (const char *const *k = known; *k && !ok; k++)
+			ok = strcmp(*k, name) == 0;
+		if (!ok)
+			return fail(x, s, "unknown setting (misspelt?)");
+	}
+	return 0;
+}
+
+static int decode_key(struct ctx *x, const config_setting_t *s,
+		      const char *b64, uint8_t key[32])
+{
+	size_t n;
+
+	if (sodium_base642bin(key, 32, b64, strlen(b64), " \t\r\n", &n, NULL,
+			      sodium_base64_VARIANT_ORIGINAL) != 0 || n != 32)
+		return fail(x, s, "not a key: expected 32 bytes in base64, as "
+			    "printed by 'braid genkey'");
+	return 0;
+}
+
+static int load_key_file(struct ctx *x, const config_setting_t *s,
+			 const char *path, uint8_t key[32])
+{
+	char buf[256];
+	struct stat st;
+	ssize_t n;
+	int fd, rc;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return fail(x, s, "cannot open '%s': %s", path,
+			    strerror(errno));
+	if (fstat(fd, &st) < 0 || (st.st_mode & 077)) {
+		close(fd);
+		return fail(x, s, "'%s' is readable by group or others; run "
+			    "'chmod 600 %s'", path, path);
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0)
+		return fail(x, s, "cannot read '%s': %s", path,
+			    strerror(errno));
+	buf[n] = '\0';
+	rc = decode_key(x, s, buf, key);
+	sodium_memzero(buf, sizeof(buf));
+	return rc;
+}
+
+static int load_key(struct ctx *x, const config_setting_t *root,
+		    struct cfg *c)
+{
+	const config_setting_t *k = config_setting_get_member(root, "key");
+	const config_setting_t *kf = config_setting_get_member(root,
+							       "key_file");
+	const char *v;
+
+	if (k && kf)
+		return fail(x, kf, "give either key or key_file, not both");
+	if (!k && !kf)
+		return missing(x, root, "key", "missing: set key = \"...\" or "
+			       "key_file = \"...\" (make one with 'braid "
+			       "genkey')");
+	if (get_string(x, root, k ? "key" : "key_file", &v) < 0)
+		return -1;
+	return k ? decode_key(x, k, v, c->key) :
+		   load_key_file(x, kf, v, c->key);
+}
+
+static int load_addresses(struct ctx *x, const config_setting_t *s,
+			  struct cfg *c)
+{
+	bool list = config_setting_is_aggregate(s);
+	int n = list ? config_setting_length(s) : 1;
+
+	if (n < 1)
+		return fail(x, s, "needs at least one address");
+	if (n > TUN_MAX_ADDRS)
+		return fail(x, s, "at most %d addresses", TUN_MAX_ADDRS);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = list ?
+			config_setting_get_elem(s, i) : s;
+
+		if (config_setting_type(e) != CONFIG_TYPE_STRING)
+			return fail(x, e, "must be a string \"ip/prefix\"");
+		if (tun_addr_parse(&c->addrs[i],
+				   config_setting_get_string(e)) < 0)
+			return fail(x, e, "'%s' is not an IPv4 or IPv6 "
+				    "address with an optional /prefix",
+				    config_setting_get_string(e));
+	}
+	c->naddrs = n;
+	return 0;
+}
+
+static int load_tun(struct ctx *x, const config_setting_t *root,
+		    struct cfg *c)
+{
+	static const char *const known[] = { "name", "address", "mtu", NULL };
+	const config_setting_t *t = config_setting_get_member(root, "tun");
+	const config_setting_t *a;
+	const char *name;
+	double mtu = DEFAULT_MTU;
+
+	snprintf(c->tun_name, sizeof(c->tun_name), "%s", DEFAULT_TUN);
+	c->mtu = DEFAULT_MTU;
+	if (!t)
+		return missing(x, root, "tun", "missing: add tun = { address = "
+			       "\"10.77.0.1/24\"; }");
+	if (!config_setting_is_group(t))
+		return fail(x, t, "must be a group { ... }");
+	if (check_known(x, t, known) < 0 || get_string(x, t, "name", &name) < 0)
+		return -1;
+	if (name) {
+		if (!*name || strlen(name) >= IFNAMSIZ || strchr(name, '/'))
+			return fail(x, config_setting_get_member(t, "name"),
+				    "interface names are 1-%d characters "
+				    "without '/'", IFNAMSIZ - 1);
+		snprintf(c->tun_name, sizeof(c->tun_name), "%s", name);
+	}
+	a = config_setting_get_member(t, "address");
+	if (!a)
+		return missing(x, t, "address", "missing (e.g. address = "
+			       "\"10.77.0.1/24\")");
+	if (load_addresses(x, a, c) < 0 ||
+	    get_number(x, t, "mtu", 576, 9000, &mtu) < 0)
+		return -1;
+	c->mtu = (unsigned)mtu;
+	for (size_t i = 0; i < c->naddrs; i++)
+		if (c->addrs[i].family == AF_INET6 && c->mtu < 1280)
+			return fail(x, config_setting_get_member(t, "mtu"),
+				    "IPv6 addresses need mtu >= 1280");
+	return 0;
+}
+
+static int load_link(struct ctx *x, const config_setting_t *s, int idx,
+		     struct cfg *c)
+{
+	static const char *const known[] = { "name", "type", "id", "weight",
+					     "interface", "bind", NULL };
+	struct cfg_link *l = &c->links[idx];
+	const char *name, *type, *ifname, *bind;
+	double id = idx + 1, weight = 1;
+
+	if (!config_setting_is_group(s))
+		return fail(x, s, "each link is a group { name = ...; ... }");
+	if (check_known(x, s, known) < 0 ||
+	    get_string(x, s, "name", &name) < 0 ||
+	    get_string(x, s, "type", &type) < 0 ||
+	    get_string(x, s, "interface", &ifname) < 0 ||
+	    get_string(x, s, "bind", &bind) < 0 ||
+	    get_number(x, s, "id", 1, 65535, &id) < 0 ||
+	    get_number(x, s, "weight", 1, 1000, &weight) < 0)
+		return -1;
+	if (!name || !*name || strlen(name) >= CFG_NAME_LEN)
+		return missing(x, s, "name", "needs 1-%d characters",
+			       CFG_NAME_LEN - 1);
+	if (!type || strcmp(type, "udp") != 0)
+		return fail(x, config_setting_get_member(s, "type") ?: s,
+			    "type must be \"udp\" (socks5 links are not "
+			    "supported by this version)");
+	snprintf(l->name, sizeof(l->name), "%s", name);
+	l->type = CFG_LINK_UDP;
+	l->id = (uint16_t)id;
+	l->weight = (unsigned)weight;
+	if (id != (uint16_t)id || weight != (unsigned)weight)
+		return fail(x, s, "id and weight are whole numbers");
+	if (ifname) {
+		if (!*ifname || strlen(ifname) >= IFNAMSIZ)
+			return fail(x, config_setting_get_member(s,
+								 "interface"),
+				    "interface names are 1-%d characters",
+				    IFNAMSIZ - 1);
+		snprintf(l->ifname, sizeof(l->ifname), "%s", ifname);
+	}
+	if (bind) {
+		const config_setting_t *b = config_setting_get_member(s, "bind");
+
+		if (cfg_addr_ip(bind, &l->bind, &l->bind_len) < 0)
+			return fail(x, b, "'%s' is not an IPv4 or IPv6 address",
+				    bind);
+		if (l->bind.ss_family != c->addr.ss_family)
+			return fail(x, b, "address family differs from the "
+				    "master's address (%s)", c->addr_str);
+	}
+	for (int i = 0; i < idx; i++) {
+		if (!strcmp(c->links[i].name, l->name))
+			return fail(x, s, "link name '%s' used twice", l->name);
+		if (c->links[i].id == l->id)
+			return fail(x, s, "link id %u used twice (links get "
+				    "their position as id unless id is set)",
+				    l->id);
+	}
+	return 0;
+}
+
+static int load_links(struct ctx *x, const config_setting_t *root,
+		      struct cfg *c)
+{
+	const config_setting_t *ls = config_setting_get_member(root, "links");
+
+	if (!ls)
+		return missing(x, root, "links", "a slave needs links = "
+			       "( { ... } )");
+	if (!config_setting_is_list(ls) && !config_setting_is_array(ls))
+		return fail(x, ls, "must be a list ( { ... }, { ... } )");
+	if (config_setting_length(ls) < 1)
+		return fail(x, ls, "needs at least one link");
+	if (config_setting_length(ls) > CFG_MAX_LINKS)
+		return fail(x, ls, "at most %d links", CFG_MAX_LINKS);
+	for (int i = 0; i < config_setting_length(ls); i++)
+		if (load_link(x, config_setting_get_elem(ls, i), i, c) < 0)
+			return -1;
+	c->nlinks = config_setting_length(ls);
+	return 0;
+}
+
+static int load_peer_addr(struct ctx *x, const config_setting_t *root,
+			  struct cfg *c)
+{
+	const char *which = c->master ? "listen" : "master";
+	const config_setting_t *s = config_setting_get_member(root, which);
+	char why[CFG_ERR_LEN];
+	const char *v;
+
+	if (!s)
+		return missing(x, root, which, "%s", c->master ?
+			       "missing: a master needs listen = \":PORT\"" :
+			       "missing: a slave needs master = \"HOST:PORT\"");
+	if (get_string(x, root, which, &v) < 0)
+		return -1;
+	if (cfg_addr_hostport(v, &c->addr, &c->addr_len, why, sizeof(why)) < 0)
+		return fail(x, s, "%s", why);
+	snprintf(c->addr_str, sizeof(c->addr_str), "%s", v);
+	return 0;
+}
+
+static int load_timing(struct ctx *x, const config_setting_t *root,
+		       struct cfg *c)
+{
+	const config_setting_t *ka = config_setting_get_member(root,
+							       "keepalive");
+
+	c->dead_time = DEFAULT_DEAD;
+	if (get_number(x, root, "dead_time", 0.1, 60, &c->dead_time) < 0)
+		return -1;
+	c->keepalive = c->dead_time / 4 < DEFAULT_KEEPALIVE ?
+		       c->dead_time / 4 : DEFAULT_KEEPALIVE;
+	if (get_number(x, root, "keepalive", 0.01, 30, &c->keepalive) < 0)
+		return -1;
+	if (ka && c->keepalive * 2 > c->dead_time)
+		return fail(x, ka, "must be at most half of dead_time (%g)",
+			    c->dead_time);
+	return 0;
+}
+
+static int load_root(struct ctx *x, const config_setting_t *root,
+		     struct cfg *c)
+{
+	static const char *const known[] = { "mode", "key", "key_file", "tun",
+					     "listen", "master", "links",
+					     "keepalive", "dead_time",
+					     "control", NULL };
+	const char *mode, *control;
+
+	if (check_known(x, root, known) < 0 ||
+	    get_string(x, root, "mode", &mode) < 0)
+		return -1;
+	if (!mode || (strcmp(mode, "master") && strcmp(mode, "slave")))
+		return missing(x, root, "mode", "must be \"master\" or "
+			       "\"slave\"");
+	c->master = !strcmp(mode, "master");
+	if (c->master && config_setting_get_member(root, "links"))
+		return fail(x, config_setting_get_member(root, "links"),
+			    "only a slave has links; the master learns them");
+	if (c->master && config_setting_get_member(root, "master"))
+		return fail(x, config_setting_get_member(root, "master"),
+			    "a master has listen, not master");
+	if (!c->master && config_setting_get_member(root, "listen"))
+		return fail(x, config_setting_get_member(root, "listen"),
+			    "a slave has master, not listen");
+	if (get_string(x, root, "control", &control) < 0)
+		return -1;
+	snprintf(c->control, sizeof(c->control), "%s",
+		 control ? control : DEFAULT_CONTROL);
+	if (load_key(x, root, c) < 0 || load_tun(x, root, c) < 0 ||
+	    load_peer_addr(x, root, c) < 0 || load_timing(x, root, c) < 0)
+		return -1;
+	return c->master ? 0 : load_links(x, root, c);
+}
+
+int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen)
+{
+	struct ctx x = { .path = path, .err = err, .errlen = errlen };
+	config_t lc;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	config_init(&lc);
+	if (config_read_file(&lc, path) != CONFIG_TRUE) {
+		if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
+			snprintf(err, errlen, "%s: cannot read: %s", path,
+				 strerror(errno));
+		else
+			snprintf(err, errlen, "%s:%d: syntax error: %s",
+				 config_error_file(&lc) ?: path,
+				 config_error_line(&lc), config_error_text(&lc));
+		config_destroy(&lc);
+		return -1;
+	}
+	rc = load_root(&x, config_root_setting(&lc), c);
+	config_destroy(&lc);
+	if (rc < 0)
+		sodium_memzero(c->key, sizeof(c->key));
+	return rc;
+}

@@ -1,0 +1,271 @@
+/* SPDX-License-Identifier: MIT */
+/* Daemon wiring: tun -> mux -> linkmap and back, signals, stats lines. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#include "daemon.h"
+#include "linkmap.h"
+#include "log.h"
+#include "multiplexer.h"
+#include "tundev.h"
+
+#define TUN_BATCH 64
+
+struct daemon {
+	struct ev_loop *loop;
+	const struct cfg *cfg;
+	struct tun *tun;
+	struct lm *lm;
+	struct mux *mux;
+	ev_io tun_rx;
+	ev_signal sigint, sigterm, sigusr1;
+	uint64_t tun_rx_pkts, tun_tx_pkts, tun_drops;
+	struct log_rl tun_rl;
+	uint8_t buf[LM_MAX_PAYLOAD];
+};
+
+static void stats_log(struct daemon *d)
+{
+	uint16_t ids[MUX_MAX_LINKS];
+	size_t n = mux_links(d->mux, ids, MUX_MAX_LINKS);
+	struct mux_stats ms;
+	struct lm_stats ls;
+
+	for (size_t i = 0; i < n && i < MUX_MAX_LINKS; i++) {
+		struct mux_link_stats m;
+		struct lm_link_stats l = { 0 };
+
+		if (mux_link_stats(d->mux, ids[i], &m) < 0)
+			continue;
+		lm_link_stats(d->lm, ids[i], &l);
+		log_info("stats link=%s id=%u state=%s tx_packets=%llu "
+			 "tx_bytes=%llu rx_packets=%llu rx_bytes=%llu "
+			 "drops=%llu weight=%u rtt_ms=%.1f downs=%llu",
+			 m.name, ids[i], m.up ? "up" : "down",
+			 (unsigned long long)l.tx_packets,
+			 (unsigned long long)l.tx_bytes,
+			 (unsigned long long)l.rx_packets,
+			 (unsigned long long)l.rx_bytes,
+			 (unsigned long long)l.drops, m.weight, m.rtt * 1e3,
+			 (unsigned long long)m.downs);
+	}
+	mux_stats(d->mux, &ms);
+	lm_stats(d->lm, &ls);
+	log_info("stats total tun_rx=%llu tun_tx=%llu no_link=%llu "
+		 "auth_fail=%llu replay=%llu malformed=%llu stale_session=%llu "
+		 "tun_drops=%llu",
+		 (unsigned long long)d->tun_rx_pkts,
+		 (unsigned long long)d->tun_tx_pkts,
+		 (unsigned long long)ms.no_link,
+		 (unsigned long long)ls.auth_fail,
+		 (unsigned long long)ls.replay,
+		 (unsigned long long)ls.malformed,
+		 (unsigned long long)ls.stale_session,
+		 (unsigned long long)d->tun_drops);
+}
+
+static void tun_rx_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct daemon *d = container_of(w, struct daemon, tun_rx);
+
+	(void)loop;
+	(void)revents;
+	for (int i = 0; i < TUN_BATCH; i++) {
+		ssize_t n = read(tun_fd(d->tun), d->buf, sizeof(d->buf));
+
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				log_warn_rl(&d->tun_rl, "read from %s: %s",
+					    tun_name(d->tun), strerror(errno));
+			return;
+		}
+		d->tun_rx_pkts++;
+		mux_send(d->mux, d->buf, (size_t)n);
+	}
+}
+
+static int mux_send_cb(void *ctx, uint16_t link_id, uint8_t type,
+		       const void *buf, size_t len)
+{
+	struct daemon *d = ctx;
+
+	return lm_send(d->lm, link_id, type, buf, len);
+}
+
+static void mux_deliver_cb(void *ctx, uint16_t link_id, uint8_t *pkt,
+			   size_t len)
+{
+	struct daemon *d = ctx;
+
+	(void)link_id;
+	if (write(tun_fd(d->tun), pkt, len) < 0) {
+		d->tun_drops++;
+		if (errno != EAGAIN)
+			log_warn_rl(&d->tun_rl, "write to %s: %s",
+				    tun_name(d->tun), strerror(errno));
+		return;
+	}
+	d->tun_tx_pkts++;
+}
+
+static void lm_recv_cb(void *ctx, uint16_t link_id, uint8_t type,
+		       uint8_t *payload, size_t len)
+{
+	struct daemon *d = ctx;
+
+	mux_input(d->mux, link_id, type, payload, len);
+}
+
+static const struct mux_ops mux_ops = {
+	.send = mux_send_cb,
+	.deliver = mux_deliver_cb,
+};
+
+static const struct lm_ops lm_ops = {
+	.recv = lm_recv_cb,
+};
+
+static void stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	(void)revents;
+	log_info("signal %d: shutting down", w->signum);
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void usr1_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct daemon *d = container_of(w, struct daemon, sigusr1);
+
+	(void)loop;
+	(void)revents;
+	stats_log(d);
+}
+
+static int setup_tun(struct daemon *d)
+{
+	const struct cfg *c = d->cfg;
+	int err;
+
+	err = tun_new(&d->tun, c->tun_name);
+	if (err < 0) {
+		log_warnx("cannot open TUN device %s: %s%s", c->tun_name,
+			  strerror(-err), err == -EPERM ?
+			  " (braid needs root or CAP_NET_ADMIN)" : "");
+		return err;
+	}
+	err = tun_set_mtu(d->tun, c->mtu);
+	if (err < 0) {
+		log_warnx("%s: cannot set mtu %u: %s", tun_name(d->tun), c->mtu,
+			  strerror(-err));
+		return err;
+	}
+	for (size_t i = 0; i < c->naddrs; i++) {
+		err = tun_addr_add(d->tun, &c->addrs[i]);
+		if (err < 0) {
+			log_warnx("%s: cannot add address %zu: %s",
+				  tun_name(d->tun), i + 1, strerror(-err));
+			return err;
+		}
+	}
+	err = tun_set_up(d->tun, true);
+	if (err < 0)
+		log_warnx("%s: cannot bring up: %s", tun_name(d->tun),
+			  strerror(-err));
+	return err;
+}
+
+static int setup_links(struct daemon *d)
+{
+	const struct cfg *c = d->cfg;
+	struct lm_cfg lc = { .master = c->master, .addr = c->addr,
+			     .addr_len = c->addr_len, .ops = &lm_ops,
+			     .ctx = d };
+	struct mux_cfg mc = { .master = c->master, .keepalive = c->keepalive,
+			      .dead_time = c->dead_time, .ops = &mux_ops,
+			      .ctx = d };
+	int err;
+
+	memcpy(lc.key, c->key, sizeof(lc.key));
+	err = lm_new(&d->lm, d->loop, &lc);
+	if (err < 0) {
+		log_warnx("cannot listen on %s: %s", c->addr_str,
+			  strerror(-err));
+		return err;
+	}
+	err = mux_new(&d->mux, d->loop, &mc);
+	if (err < 0)
+		return err;
+	for (size_t i = 0; i < c->nlinks; i++) {
+		const struct cfg_link *l = &c->links[i];
+
+		err = lm_link_add_udp(d->lm, l->id, l->name,
+				      l->ifname[0] ? l->ifname : NULL,
+				      l->bind_len ? (void *)&l->bind : NULL,
+				      l->bind_len);
+		if (err == 0)
+			err = mux_link_add(d->mux, l->id, l->name, l->weight);
+		if (err < 0) {
+			log_warnx("link %s: %s", l->name, strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+static void watchers_start(struct daemon *d)
+{
+	ev_io_init(&d->tun_rx, tun_rx_cb, tun_fd(d->tun), EV_READ);
+	ev_io_start(d->loop, &d->tun_rx);
+	ev_signal_init(&d->sigint, stop_cb, SIGINT);
+	ev_signal_init(&d->sigterm, stop_cb, SIGTERM);
+	ev_signal_init(&d->sigusr1, usr1_cb, SIGUSR1);
+	ev_signal_start(d->loop, &d->sigint);
+	ev_signal_start(d->loop, &d->sigterm);
+	ev_signal_start(d->loop, &d->sigusr1);
+}
+
+static void watchers_stop(struct daemon *d)
+{
+	ev_io_stop(d->loop, &d->tun_rx);
+	ev_signal_stop(d->loop, &d->sigint);
+	ev_signal_stop(d->loop, &d->sigterm);
+	ev_signal_stop(d->loop, &d->sigusr1);
+}
+
+int daemon_run(const struct cfg *c)
+{
+	static struct daemon d;
+	int rc = -1;
+
+	d.cfg = c;
+	d.loop = ev_default_loop(EVFLAG_AUTO);
+	if (!d.loop) {
+		log_warnx("cannot create the event loop");
+		return -1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (setup_tun(&d) < 0)
+		goto out_free;
+	if (setup_links(&d) < 0)
+		goto out_free;
+	watchers_start(&d);
+	log_info("braid %s %s on %s (%s), %zu link%s configured",
+		 BRAID_VERSION, c->master ? "master" : "slave",
+		 tun_name(d.tun), c->addr_str, c->nlinks,
+		 c->nlinks == 1 ? "" : "s");
+	ev_run(d.loop, 0);
+	stats_log(&d);
+	watchers_stop(&d);
+	rc = 0;
+out_free:
+	mux_free(d.mux);
+	lm_free(d.lm);
+	tun_free(d.tun);
+	ev_loop_destroy(d.loop);
+	return rc;
+}

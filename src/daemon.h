@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: MIT */
+/* The running daemon: TUN, links and scheduler joined on one loop. */
+#ifndef BRAID_DAEMON_H
+#define BRAID_DAEMON_H
+
+#include "cfg.h"
+
+/* Sets up, runs until SIGINT/SIGTERM, tears down. Returns 0 on a clean
+ * stop, -1 if set-up failed (already logged, everything undone). */
+int daemon_run(const struct cfg *c);
+
+#endif

@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Bonding over two rate-limited uplinks: a transfer arrives intact, both
+# uplinks carry a real share, a transfer survives one uplink dying, and both
+# daemons shut down cleanly leaving nothing behind.
+# Usage: tests/integration/bond.sh path/to/braid
+set -euo pipefail
+
+if [[ $# -lt 1 || ! -x $1 ]]; then
+	echo "usage: $0 BRAID-BINARY" >&2
+	exit 2
+fi
+BR_BIN=$(realpath "$1")
+BR_TUN_V6=1
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+RATE=20mbit		# per uplink, both directions
+SIZE=$((20 << 20))	# bytes per transfer (20 MiB)
+MIN_SHARE=25		# % of the transferred bytes each uplink must carry
+
+br_require_root
+br_require_tools ip tc socat ss sha256sum awk
+
+# transfer NAME PORT [ACTION]: send SIZE random bytes from slave to srv over
+# TCP through the tunnel, running ACTION 2 s in; check they arrive intact.
+# Sets XFER_SECS.
+transfer()
+{
+	local name=$1 port=$2 action=${3:-} rx tx t0 t1 end got
+	local src=$BR_TMP/$name.src dst=$BR_TMP/$name.dst
+
+	head -c "$SIZE" /dev/urandom >"$src"
+	br_bg "$BR_NS_SRV" "$BR_TMP/$name-rx.out" socat -u \
+		"TCP-LISTEN:$port,bind=$BR_SRV_IP,reuseaddr" "CREATE:$dst"
+	rx=$BR_LASTPID
+	br_wait_listen "$BR_NS_SRV" tcp "$port"
+
+	t0=$EPOCHREALTIME
+	br_bg "$BR_NS_SLAVE" "$BR_TMP/$name-tx.out" socat -u "OPEN:$src" \
+		"TCP:$BR_SRV_IP:$port,connect-timeout=5"
+	tx=$BR_LASTPID
+	if [[ -n $action ]]; then
+		sleep 2
+		kill -0 "$rx" 2>/dev/null ||
+			br_fail "$name: transfer over before the 2 s mark; nothing tested"
+		got=$(stat -c %s "$dst" 2>/dev/null || echo 0)
+		br_log "$name: $(br_mb "$got") MB in after 2 s; $action"
+		eval "$action"
+	fi
+
+	# Bounded wait for the receiver; a failed sender ends it early.
+	end=$((SECONDS + 90))
+	while kill -0 "$rx" 2>/dev/null; do
+		if ((SECONDS > end)); then
+			got=$(stat -c %s "$dst" 2>/dev/null || echo 0)
+			br_fail "$name: not finished after 90 s ($got of $SIZE bytes arrived)"
+		fi
+		if [[ -n ${BR_LIVE[$tx]:-} ]] && ! kill -0 "$tx" 2>/dev/null; then
+			br_wait_pid "$tx" 1
+			((BR_WAIT_RC == 0)) || br_fail "$name: sender socat exited" \
+				"$BR_WAIT_RC: $(tail -n 3 "$BR_TMP/$name-tx.out")"
+		fi
+		sleep 0.05
+	done
+	t1=$EPOCHREALTIME
+	br_wait_pid "$rx" 1
+	((BR_WAIT_RC == 0)) || br_fail "$name: receiver socat exited" \
+		"$BR_WAIT_RC: $(tail -n 3 "$BR_TMP/$name-rx.out")"
+	if [[ -n ${BR_LIVE[$tx]:-} ]]; then
+		br_wait_pid "$tx" 10 || br_fail "$name: sender socat still running"
+		((BR_WAIT_RC == 0)) || br_fail "$name: sender socat exited $BR_WAIT_RC"
+	fi
+
+	got=$(stat -c %s "$dst")
+	[[ $(sha256sum <"$src") == "$(sha256sum <"$dst")" ]] ||
+		br_fail "$name: received data differs from sent data" \
+			"($got of $SIZE bytes arrived)"
+	XFER_SECS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+	br_log "$name: $SIZE bytes arrived byte-identical (sha256) in ${XFER_SECS}s"
+	rm -f "$src" "$dst"
+}
+
+# Anything of the tunnel left in namespace NS, one line each.
+leftovers()
+{
+	local ns=$1 fam
+	if ip -n "$ns" link show dev "$BR_TUN" >/dev/null 2>&1; then
+		echo "device $BR_TUN still exists"
+	fi
+	for fam in -4 -6; do
+		ip -n "$ns" "$fam" addr show | grep -E '10\.77\.|fd77:|braid' |
+			sed "s/^/addr$fam: /" || true
+		ip -n "$ns" "$fam" route show table all |
+			grep -E '10\.77\.|fd77:|braid' | sed "s/^/route$fam: /" || true
+		ip -n "$ns" "$fam" rule show | grep -E '10\.77\.|fd77:|braid' |
+			sed "s/^/rule$fam: /" || true
+	done
+}
+
+# --- set-up -----------------------------------------------------------------
+br_topology 2
+br_shape 1 "$RATE"
+br_shape 2 "$RATE"
+br_genkey
+br_conf_master "$BR_TMP/master.conf"
+br_conf_slave "$BR_TMP/slave.conf" "$BR_MASTER_IP:$BR_PORT" \
+	"$(br_link_iface a u1)" "$(br_link_bind b 198.18.2.2)"
+br_start master "$BR_TMP/master.conf"
+br_wait_tun master
+br_start slave "$BR_TMP/slave.conf"
+br_wait_tun slave
+br_slave_route_via_tun
+br_wait_links_up slave 10 a b
+br_in "$BR_NS_SLAVE" ping -q -c 3 -i 0.2 -W 2 -w 5 "$BR_SRV_IP" >/dev/null ||
+	br_fail "no ping reply from srv ($BR_SRV_IP) through the tunnel"
+br_log "srv answers ping through the tunnel"
+
+# --- 1 + 2: integrity, throughput, share per uplink ---------------------------
+echo
+echo "== 1. $((SIZE >> 20)) MiB TCP transfer slave -> srv over uplinks a (u1, interface) + b (u2, bind), $RATE each"
+u1_0=$(br_ctr "$BR_NS_SLAVE" u1 tx_bytes)
+u2_0=$(br_ctr "$BR_NS_SLAVE" u2 tx_bytes)
+br_usr1 slave
+a_0=$(br_stat slave a tx_bytes)
+b_0=$(br_stat slave b tx_bytes)
+transfer xfer1 7001
+u1=$(($(br_ctr "$BR_NS_SLAVE" u1 tx_bytes) - u1_0))
+u2=$(($(br_ctr "$BR_NS_SLAVE" u2 tx_bytes) - u2_0))
+br_usr1 slave
+a=$(($(br_stat slave a tx_bytes) - ${a_0:-0}))
+b=$(($(br_stat slave b tx_bytes) - ${b_0:-0}))
+awk -v s="$SIZE" -v t="$XFER_SECS" 'BEGIN {
+	printf "   throughput: %.2f MB/s (%.1f Mbit/s) for %d bytes in %.2f s\n",
+		s / t / 1e6, s * 8 / t / 1e6, s, t }'
+
+echo
+echo "== 2. share of the transfer per uplink (slave veth tx bytes; braid link tx_bytes)"
+for l in "a u1 $u1 $a" "b u2 $u2 $b"; do
+	read -r name dev veth wire <<<"$l"
+	awk -v n="$name" -v d="$dev" -v v="$veth" -v w="$wire" -v s="$SIZE" 'BEGIN {
+		printf "   link %s (%s): veth %d bytes = %.1f%% of transfer; braid tx_bytes %d\n",
+			n, d, v, 100 * v / s, w }'
+done
+for l in "u1 $u1" "u2 $u2"; do
+	read -r dev veth <<<"$l"
+	((veth * 100 >= SIZE * MIN_SHARE)) ||
+		br_fail "uplink $dev carried $veth bytes, under $MIN_SHARE% of $SIZE"
+done
+echo "   ok: each uplink carried >= $MIN_SHARE%"
+
+# --- 3: failover ----------------------------------------------------------------
+echo
+echo "== 3. $((SIZE >> 20)) MiB transfer with u1 set down 2 s in"
+down0=$(br_log_count "${BR_LOG[slave]}" 'link a \(id [0-9]+\) down')
+u2_0=$(br_ctr "$BR_NS_SLAVE" u2 tx_bytes)
+transfer xfer2 7002 "ip -n $BR_NS_SLAVE link set dev u1 down"
+u2=$(($(br_ctr "$BR_NS_SLAVE" u2 tx_bytes) - u2_0))
+awk -v s="$SIZE" -v t="$XFER_SECS" -v u="$u2" 'BEGIN {
+	printf "   completed: %.2f MB/s average, u2 carried %.1f MB\n",
+		s / t / 1e6, u / 1e6 }'
+(($(br_log_count "${BR_LOG[slave]}" 'link a \(id [0-9]+\) down') > down0)) ||
+	br_fail "slave never logged 'link a (id N) down' after u1 went down"
+echo "   slave: $(grep -Eo 'link a \(id [0-9]+\) down.*' "${BR_LOG[slave]}" | tail -n 1)"
+if br_log_has "${BR_LOG[master]}" '\(id [0-9]+\) down'; then
+	echo "   master: $(grep -Eo 'link .* \(id [0-9]+\) down.*' "${BR_LOG[master]}" | tail -n 1)"
+fi
+
+# Informational: does link a come back when u1 does?
+ip -n "$BR_NS_SLAVE" link set dev u1 up
+br_wait_for 3 br_uplink_routes 1 2>/dev/null || true
+if br_wait_link slave a up 10 2; then
+	echo "   u1 back up: link a rejoined"
+else
+	echo "   note: link a did not come back within 10 s of u1 returning"
+fi
+
+# --- 4: clean shutdown ----------------------------------------------------------
+echo
+echo "== 4. SIGTERM to both daemons"
+br_stop slave
+br_stop master
+echo "   slave exit stats:"
+br_print_stats slave
+echo "   master exit stats:"
+br_print_stats master
+for role in slave master; do
+	((BR_RC[$role] == 0)) || br_fail "braid $role exited with status ${BR_RC[$role]}"
+done
+for role in slave master; do
+	left=$(leftovers "$(br_ns_of "$role")")
+	[[ -z $left ]] || br_fail "$role namespace still has after exit: $left"
+done
+echo "   ok: both exited 0; no $BR_TUN, 10.77.x or fd77:: address, route or rule left"
+
+echo
+echo "PASS: bond ($(br_elapsed)s)"

@@ -1,0 +1,504 @@
+# SPDX-License-Identifier: MIT
+# shellcheck shell=bash disable=SC2034
+# Network-namespace topology and daemon helpers for braid's integration tests
+# and the demo. Source it after setting BR_BIN (path of the braid binary).
+#
+#   slave ─ u1 198.18.1.2 ══ s1 198.18.1.1 ─┐
+#   slave ─ u2 198.18.2.2 ══ s2 198.18.2.1 ─┼─ inet ─ m0 198.18.0.1 ══ wan 198.18.0.2 ─ master
+#  (slave ─ u3 198.18.3.2 ══ s3 198.18.3.1 ─┘)                master ─ lan 198.18.200.1 ══ eth0 198.18.200.2 ─ srv
+#
+# Tunnel: braid0 10.77.0.1/24 in master, 10.77.0.2/24 in slave; the slave
+# reaches srv (198.18.200.0/24) through it. Every namespace name carries a
+# per-run prefix, nothing touches the root namespace, and br_cleanup (run from
+# the EXIT/INT/TERM traps installed here) removes every process and namespace.
+
+BR_BIN=${BR_BIN:-}
+BR_PFX="br$$-$(od -An -N2 -tx1 /dev/urandom | tr -d ' \n')-"
+BR_NS_SLAVE="${BR_PFX}slave"
+BR_NS_INET="${BR_PFX}inet"
+BR_NS_MASTER="${BR_PFX}master"
+BR_NS_SRV="${BR_PFX}srv"
+BR_TUN=braid0
+BR_MASTER_IP=198.18.0.2
+BR_PORT=5555
+BR_SRV_IP=198.18.200.2
+BR_TUN_NET=10.77.0.0/24
+BR_TUN_MASTER=10.77.0.1
+BR_TUN_SLAVE=10.77.0.2
+BR_TUN_V6=${BR_TUN_V6:-0}	# 1: also give the TUNs fd77::1/64 and fd77::2/64
+BR_KEY=
+BR_UPLINKS=0
+BR_NAMESPACES=()
+declare -A BR_LIVE=()	# pid -> description, for every process we started
+declare -A BR_DPID=()	# role (master|slave) -> daemon pid
+declare -A BR_LOG=()	# role -> daemon log file
+declare -A BR_RC=()	# role -> daemon exit status after br_stop
+BR_LASTPID=
+BR_WAIT_RC=
+BR_T0=${EPOCHREALTIME}
+BR_TMP=$(mktemp -d "${TMPDIR:-/tmp}/braid-it.XXXXXX")
+
+br_log()
+{
+	printf '[%6.1fs] %s\n' "$(br_elapsed)" "$*"
+}
+
+br_fail()
+{
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+br_elapsed()
+{
+	awk -v a="$BR_T0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'
+}
+
+br_require_root()
+{
+	[[ $(id -u) -eq 0 ]] || br_fail "must run as root (network namespaces)"
+}
+
+br_require_tools()
+{
+	local t
+	for t in "$@"; do
+		command -v "$t" >/dev/null || br_fail "missing tool: $t"
+	done
+}
+
+# br_in NS CMD... runs CMD inside namespace NS.
+br_in()
+{
+	local ns=$1
+	shift
+	ip netns exec "$ns" "$@"
+}
+
+br_ns_add()
+{
+	local ns=$1
+	ip netns add "$ns"
+	BR_NAMESPACES+=("$ns")
+	ip -n "$ns" link set dev lo up
+	# Asymmetric paths are the point of the exercise: no reverse-path filter.
+	br_in "$ns" sysctl -qw net.ipv4.conf.all.rp_filter=0 \
+		net.ipv4.conf.default.rp_filter=0
+}
+
+# br_veth NS1 DEV1 ADDR1 NS2 DEV2 ADDR2 (addresses as ip/len)
+br_veth()
+{
+	ip -n "$1" link add name "$2" type veth peer name "$5" netns "$4"
+	ip -n "$1" addr add "$3" dev "$2"
+	ip -n "$4" addr add "$6" dev "$5"
+	ip -n "$1" link set dev "$2" up
+	ip -n "$4" link set dev "$5" up
+}
+
+# br_topology [UPLINKS] builds the four namespaces with 1..3 slave uplinks.
+br_topology()
+{
+	local n=${1:-2} i
+	((n >= 1 && n <= 3)) || br_fail "br_topology: 1..3 uplinks, not $n"
+	BR_UPLINKS=$n
+	br_ns_add "$BR_NS_SLAVE"
+	br_ns_add "$BR_NS_INET"
+	br_ns_add "$BR_NS_MASTER"
+	br_ns_add "$BR_NS_SRV"
+	br_in "$BR_NS_INET" sysctl -qw net.ipv4.ip_forward=1
+	br_in "$BR_NS_MASTER" sysctl -qw net.ipv4.ip_forward=1
+
+	for ((i = 1; i <= n; i++)); do
+		br_veth "$BR_NS_SLAVE" "u$i" "198.18.$i.2/24" \
+			"$BR_NS_INET" "s$i" "198.18.$i.1/24"
+		br_uplink_routes "$i"
+	done
+	br_veth "$BR_NS_MASTER" wan "$BR_MASTER_IP/24" \
+		"$BR_NS_INET" m0 198.18.0.1/24
+	ip -n "$BR_NS_MASTER" route add default via 198.18.0.1 dev wan
+	br_veth "$BR_NS_SRV" eth0 "$BR_SRV_IP/24" \
+		"$BR_NS_MASTER" lan 198.18.200.1/24
+	ip -n "$BR_NS_SRV" route add "$BR_TUN_NET" via 198.18.200.1 dev eth0
+	br_log "topology up: namespaces ${BR_PFX}{slave,inet,master,srv}, $n uplink(s)"
+}
+
+# br_uplink_routes I (re)installs uplink I's routes in the slave: the master's
+# network through it (metric 100*I, so an interface-bound socket finds a route
+# per device) and table 100+I for packets sourced from its address.
+br_uplink_routes()
+{
+	local i=$1 ns=$BR_NS_SLAVE
+	ip -n "$ns" route replace 198.18.0.0/24 via "198.18.$i.1" dev "u$i" \
+		metric $((100 * i))
+	ip -n "$ns" route replace default via "198.18.$i.1" dev "u$i" \
+		table $((100 + i))
+	ip -n "$ns" rule del from "198.18.$i.2" table $((100 + i)) \
+		pref $((1000 + i)) 2>/dev/null || true
+	ip -n "$ns" rule add from "198.18.$i.2" table $((100 + i)) \
+		pref $((1000 + i))
+}
+
+# br_shape I RATE puts a tbf on both ends of uplink I (e.g. RATE=20mbit).
+br_shape()
+{
+	local i=$1 rate=$2
+	tc -n "$BR_NS_SLAVE" qdisc replace dev "u$i" root tbf rate "$rate" \
+		burst 32kbit latency 100ms
+	tc -n "$BR_NS_INET" qdisc replace dev "s$i" root tbf rate "$rate" \
+		burst 32kbit latency 100ms
+}
+
+br_genkey()
+{
+	BR_KEY=$("$BR_BIN" genkey) || br_fail "braid genkey failed"
+	[[ $(printf '%s' "$BR_KEY" | base64 -d 2>/dev/null | wc -c) -eq 32 ]] ||
+		br_fail "braid genkey printed '$BR_KEY', not a base64 32-byte key"
+}
+
+# Link fragments for br_conf_slave.
+br_link_iface()	# NAME DEV [WEIGHT]
+{
+	printf '{ name = "%s"; type = "udp"; interface = "%s"; weight = %s; }' \
+		"$1" "$2" "${3:-1}"
+}
+
+br_link_bind()	# NAME ADDR [WEIGHT]
+{
+	printf '{ name = "%s"; type = "udp"; bind = "%s"; weight = %s; }' \
+		"$1" "$2" "${3:-1}"
+}
+
+br_tun_addrs()	# 1|2 -> libconfig address list
+{
+	if [[ $BR_TUN_V6 == 1 ]]; then
+		printf '[ "10.77.0.%s/24", "fd77::%s/64" ]' "$1" "$1"
+	else
+		printf '[ "10.77.0.%s/24" ]' "$1"
+	fi
+}
+
+# br_conf_master FILE [EXTRA-LINE...]; uses $BR_KEY.
+br_conf_master()
+{
+	local f=$1
+	shift
+	{
+		echo 'mode = "master";'
+		echo "key = \"$BR_KEY\";"
+		echo "tun = { name = \"$BR_TUN\"; address = $(br_tun_addrs 1); };"
+		echo "listen = \":$BR_PORT\";"
+		echo "control = \"$BR_TMP/master.sock\";"
+		printf '%s\n' "$@"
+	} >"$f"
+}
+
+# br_conf_slave FILE MASTER-HOST:PORT LINK-FRAGMENT... ; uses $BR_KEY.
+# Put extra settings (dead_time = ...) in BR_SLAVE_EXTRA.
+br_conf_slave()
+{
+	local f=$1 master=$2 sep="" l
+	shift 2
+	{
+		echo 'mode = "slave";'
+		echo "key = \"$BR_KEY\";"
+		echo "tun = { name = \"$BR_TUN\"; address = $(br_tun_addrs 2); };"
+		echo "master = \"$master\";"
+		echo "control = \"$BR_TMP/slave.sock\";"
+		[[ -n ${BR_SLAVE_EXTRA:-} ]] && printf '%s\n' "$BR_SLAVE_EXTRA"
+		echo 'links = ('
+		for l in "$@"; do
+			printf '%s  %s\n' "$sep" "$l"
+			sep=','
+		done
+		echo ');'
+	} >"$f"
+}
+
+# br_bg NS OUT CMD... starts CMD in NS in the background, stdout+stderr to
+# OUT; its pid lands in BR_LASTPID and is killed by br_cleanup.
+br_bg()
+{
+	local ns=$1 out=$2
+	shift 2
+	ip netns exec "$ns" "$@" >"$out" 2>&1 &
+	BR_LASTPID=$!
+	BR_LIVE[$BR_LASTPID]="$*"
+}
+
+# br_wait_pid PID SECONDS: 0 once PID has exited (status in BR_WAIT_RC),
+# 1 if it is still running after SECONDS.
+br_wait_pid()
+{
+	local pid=$1 end
+	end=$(awk -v t="$EPOCHREALTIME" -v s="$2" 'BEGIN { print t + s }')
+	while kill -0 "$pid" 2>/dev/null; do
+		if awk -v t="$EPOCHREALTIME" -v e="$end" 'BEGIN { exit !(t > e) }'; then
+			return 1
+		fi
+		sleep 0.05
+	done
+	BR_WAIT_RC=0
+	wait "$pid" 2>/dev/null || BR_WAIT_RC=$?
+	unset "BR_LIVE[$pid]"
+	return 0
+}
+
+# br_kill PID [SIG]: signal, wait up to 5 s, then SIGKILL. Status in BR_WAIT_RC.
+br_kill()
+{
+	local pid=$1
+	kill "-${2:-TERM}" "$pid" 2>/dev/null || true
+	if ! br_wait_pid "$pid" 5; then
+		kill -KILL "$pid" 2>/dev/null || true
+		br_wait_pid "$pid" 2 || true
+	fi
+}
+
+# br_wait_for SECONDS CMD...: poll CMD every 0.1 s; 0 once it succeeds.
+br_wait_for()
+{
+	local secs=$1 end
+	shift
+	end=$(awk -v t="$EPOCHREALTIME" -v s="$secs" 'BEGIN { print t + s }')
+	until "$@"; do
+		if awk -v t="$EPOCHREALTIME" -v e="$end" 'BEGIN { exit !(t > e) }'; then
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
+br_ns_of()	# role -> namespace
+{
+	case $1 in
+	master) echo "$BR_NS_MASTER" ;;
+	slave) echo "$BR_NS_SLAVE" ;;
+	*) br_fail "unknown role $1" ;;
+	esac
+}
+
+# br_start ROLE CONF [LOG]: braid run in the role's namespace, in background.
+br_start()
+{
+	local role=$1 conf=$2 log=${3:-$BR_TMP/$1.log} ns
+	ns=$(br_ns_of "$role")
+	BR_LOG[$role]=$log
+	br_bg "$ns" "$log" "$BR_BIN" run -c "$conf"
+	BR_DPID[$role]=$BR_LASTPID
+	br_log "started braid $role (pid $BR_LASTPID, log $log)"
+}
+
+br_running()	# ROLE
+{
+	kill -0 "${BR_DPID[$1]}" 2>/dev/null
+}
+
+br_tun_up()	# NS
+{
+	local l
+	l=$(ip -n "$1" -o link show dev "$BR_TUN" 2>/dev/null) || return 1
+	[[ $l =~ [\<,]UP[,\>] ]]
+}
+
+# br_wait_tun ROLE [SECONDS]: wait until the daemon's TUN device is up.
+br_wait_tun()
+{
+	local role=$1 ns
+	ns=$(br_ns_of "$role")
+	br_wait_for "${2:-5}" br_tun_up "$ns" && return 0
+	br_running "$role" || br_fail "braid $role exited during start-up" \
+		"(log: $(tail -n 5 "${BR_LOG[$role]}"))"
+	br_fail "braid $role: $BR_TUN not up after ${2:-5}s"
+}
+
+# Route srv's network through the slave's TUN (once it exists).
+br_slave_route_via_tun()
+{
+	br_wait_for 5 ip -n "$BR_NS_SLAVE" route replace 198.18.200.0/24 \
+		dev "$BR_TUN" 2>/dev/null ||
+		br_fail "cannot route 198.18.200.0/24 via $BR_TUN in slave"
+}
+
+br_log_has()	# FILE ERE
+{
+	grep -Eq -- "$2" "$1" 2>/dev/null
+}
+
+br_log_count()	# FILE ERE
+{
+	grep -Ec -- "$2" "$1" 2>/dev/null || true
+}
+
+# br_wait_link ROLE NAME up|down [SECONDS] [MIN-COUNT]: wait for the
+# MIN-COUNT'th "link NAME (id N) up|down" line in the role's log.
+br_wait_link()
+{
+	local role=$1 name=$2 st=$3 secs=${4:-10} min=${5:-1} re
+	re="link $name \\(id [0-9]+\\) $st"
+	# shellcheck disable=SC2016
+	br_wait_for "$secs" bash -c '(( $(grep -Ec -- "$1" "$2" 2>/dev/null || true) >= $3 ))' \
+		_ "$re" "${BR_LOG[$role]}" "$min"
+}
+
+br_wait_links_up()	# ROLE SECONDS NAME...
+{
+	local role=$1 secs=$2 n
+	shift 2
+	for n in "$@"; do
+		br_wait_link "$role" "$n" up "$secs" ||
+			br_fail "braid $role: link $n not up after ${secs}s"
+	done
+	br_log "braid $role: link(s) $* up"
+}
+
+# br_usr1 ROLE: ask the daemon for its stats and wait until they are logged.
+br_usr1()
+{
+	local role=$1 log=${BR_LOG[$1]} before
+	before=$(br_log_count "$log" 'stats total ')
+	kill -USR1 "${BR_DPID[$role]}"
+	# shellcheck disable=SC2016
+	br_wait_for 3 bash -c '(( $(grep -c "stats total " "$1" || true) > $2 ))' \
+		_ "$log" "$before" || br_fail "braid $role printed no stats on SIGUSR1"
+}
+
+# br_stat ROLE LINK KEY / br_total ROLE KEY: a value from the last stats
+# lines in the role's log (empty if absent).
+br_stat()
+{
+	grep -o "stats link=$2 .*" "${BR_LOG[$1]}" | tail -n 1 |
+		grep -o " $3=[0-9]*" | cut -d= -f2 || true
+}
+
+br_total()
+{
+	grep -o 'stats total .*' "${BR_LOG[$1]}" | tail -n 1 |
+		grep -o " $2=[0-9]*" | cut -d= -f2 || true
+}
+
+br_print_stats()	# ROLE: the last stats block
+{
+	local log=${BR_LOG[$1]}
+	grep -o 'stats link=.*' "$log" | awk '{ l[$1] = $0 } END { for (k in l) print "    " l[k] }' | sort
+	grep -o 'stats total .*' "$log" | tail -n 1 | sed 's/^/    /'
+}
+
+br_ctr()	# NS DEV KEY (tx_bytes, rx_packets, ...)
+{
+	br_in "$1" cat "/sys/class/net/$2/statistics/$3"
+}
+
+# br_stop ROLE [SECONDS]: SIGTERM and wait; exit status in BR_RC[ROLE].
+br_stop()
+{
+	local role=$1 pid=${BR_DPID[$1]}
+	kill -TERM "$pid" 2>/dev/null || true
+	if ! br_wait_pid "$pid" "${2:-10}"; then
+		kill -KILL "$pid" 2>/dev/null || true
+		br_wait_pid "$pid" 2 || true
+		br_fail "braid $role did not exit within ${2:-10}s of SIGTERM"
+	fi
+	BR_RC[$role]=$BR_WAIT_RC
+	br_log "braid $role exited with status $BR_WAIT_RC"
+}
+
+br_wait_listen()	# NS tcp|udp PORT
+{
+	local flag=-Hltn
+	[[ $2 == udp ]] && flag=-Hlun
+	# shellcheck disable=SC2016
+	br_wait_for 5 bash -c '[[ -n $(ip netns exec "$1" ss '"$flag"' "sport = :$2") ]]' \
+		_ "$1" "$3" || br_fail "nothing listening on $2 port $3 in $1"
+}
+
+# br_ping NS DST COUNT [INTERVAL]: ICMP echo from NS (python3, as iputils
+# ping may be absent); prints how many of COUNT were answered. Each reply is
+# awaited for at most 1 s after the last request.
+br_ping()
+{
+	br_in "$1" python3 - "$2" "$3" "${4:-0.2}" <<'EOF'
+import os, select, socket, struct, sys, time
+dst, count, interval = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+ident = os.getpid() & 0xffff
+def csum(b):
+    s = sum(struct.unpack('!%dH' % (len(b) // 2), b))
+    s = (s >> 16) + (s & 0xffff)
+    return ~(s + (s >> 16)) & 0xffff
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+got, sent, nxt = set(), 0, time.monotonic()
+end = nxt + count * interval + 1.0
+while time.monotonic() < end:
+    now = time.monotonic()
+    if sent < count and now >= nxt:
+        body = struct.pack('!HHHH', 8 << 8, 0, ident, sent) + b'braid' * 8
+        pkt = body[:2] + struct.pack('!H', csum(body)) + body[4:]
+        try:
+            s.sendto(pkt, (dst, 0))
+        except OSError:
+            pass
+        sent += 1
+        nxt += interval
+    wake = nxt if sent < count else end
+    r, _, _ = select.select([s], [], [], max(0.0, wake - now))
+    if r:
+        data, addr = s.recvfrom(2048)
+        icmp = data[(data[0] & 0xf) * 4:]
+        if addr[0] == dst and len(icmp) >= 8:
+            typ, _, _, rid, seq = struct.unpack('!BBHHH', icmp[:8])
+            if typ == 0 and rid == ident:
+                got.add(seq)
+print(len(got))
+EOF
+}
+
+br_mb()	# BYTES -> "12.3"
+{
+	awk -v b="$1" 'BEGIN { printf "%.1f", b / 1e6 }'
+}
+
+br_dump_logs()
+{
+	local f
+	for f in "$BR_TMP"/*.log; do
+		[[ -s $f ]] || continue
+		echo "---- last lines of $f" >&2
+		tail -n 15 "$f" >&2
+	done
+}
+
+br_cleanup()
+{
+	local rc=$? pid ns i
+	set +e
+	trap - EXIT INT TERM
+	((rc != 0)) && br_dump_logs
+	for pid in "${!BR_LIVE[@]}"; do
+		kill -TERM "$pid" 2>/dev/null
+	done
+	for pid in "${!BR_LIVE[@]}"; do
+		for ((i = 0; i < 30; i++)); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	# Backstop: anything else still running inside our namespaces.
+	for ns in "${BR_NAMESPACES[@]}"; do
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
+	done
+	for ns in "${BR_NAMESPACES[@]}"; do
+		ip netns del "$ns" 2>/dev/null
+	done
+	if [[ -n ${BR_KEEP_TMP:-} ]]; then
+		echo "logs kept in $BR_TMP" >&2
+	else
+		rm -rf "$BR_TMP"
+	fi
+	exit "$rc"
+}
+
+trap br_cleanup EXIT
+trap 'echo "interrupted" >&2; exit 130' INT
+trap 'exit 143' TERM

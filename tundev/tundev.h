@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/* tundev: the TUN device and its configuration through netlink. */
+#ifndef BRAID_TUNDEV_H
+#define BRAID_TUNDEV_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define TUN_MAX_ADDRS 8
+
+struct tun_addr {
+	int family;		/* AF_INET or AF_INET6 */
+	union {
+		struct in_addr v4;
+		struct in6_addr v6;
+	};
+	unsigned prefix;
+};
+
+struct tun;
+
+/* Opens (creating if needed) the TUN device called name ("" lets the
+ * kernel choose), non-blocking, without packet info headers. */
+int tun_new(struct tun **out, const char *name);
+/* Removes what braid configured and the device, unless it existed before
+ * braid started; then it is only taken down and its addresses removed. */
+void tun_free(struct tun *t);
+
+int tun_fd(const struct tun *t);
+const char *tun_name(const struct tun *t);
+unsigned tun_ifindex(const struct tun *t);
+
+int tun_set_mtu(struct tun *t, unsigned mtu);
+int tun_addr_add(struct tun *t, const struct tun_addr *a);
+int tun_set_up(struct tun *t, bool up);
+
+/* Parses "10.0.0.1/24" or "fd00::1/64"; no prefix means a host prefix.
+ * Returns 0 or -EINVAL. */
+int tun_addr_parse(struct tun_addr *a, const char *s);
+
+#endif
