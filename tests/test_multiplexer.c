@@ -1,0 +1,385 @@
+/* SPDX-License-Identifier: MIT */
+/* Tests for the multiplexer: weighted round-robin, keepalives, links going
+ * down on silence and coming back, master-side learning. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "multiplexer-int.h"
+
+START_TEST(wrr_exact_shares)
+{
+	struct mux_wrr w[3] = {
+		{ .weight = 1, .eligible = true },
+		{ .weight = 2, .eligible = true },
+		{ .weight = 3, .eligible = true },
+	};
+	int count[3] = { 0 };
+
+	for (int i = 0; i < 6000; i++)
+		count[mux_wrr_pick(w, 3)]++;
+	ck_assert_int_eq(count[0], 1000);
+	ck_assert_int_eq(count[1], 2000);
+	ck_assert_int_eq(count[2], 3000);
+}
+END_TEST
+
+/* Smooth: the heavy link never gets a long run, so packets interleave. */
+START_TEST(wrr_smooth)
+{
+	struct mux_wrr w[2] = {
+		{ .weight = 1, .eligible = true },
+		{ .weight = 4, .eligible = true },
+	};
+	int run = 0, longest = 0;
+
+	for (int i = 0; i < 1000; i++) {
+		if (mux_wrr_pick(w, 2) == 1)
+			run++;
+		else
+			run = 0;
+		if (run > longest)
+			longest = run;
+	}
+	ck_assert_int_le(longest, 4);
+}
+END_TEST
+
+START_TEST(wrr_eligibility)
+{
+	struct mux_wrr w[3] = {
+		{ .weight = 5, .eligible = false },
+		{ .weight = 1, .eligible = true },
+		{ .weight = 1, .eligible = false },
+	};
+
+	for (int i = 0; i < 100; i++)
+		ck_assert_int_eq(mux_wrr_pick(w, 3), 1);
+	w[1].eligible = false;
+	ck_assert_int_eq(mux_wrr_pick(w, 3), -1);
+	ck_assert_int_eq(mux_wrr_pick(w, 0), -1);
+}
+END_TEST
+
+/* ---- a mux on a real loop, with a fake link layer ---- */
+
+#define SENT_MAX 20000
+
+struct fake {
+	int nsent;
+	struct { uint16_t link; uint8_t type; size_t len; } sent[SENT_MAX];
+	uint8_t last_ka[MUX_KEEPALIVE_LEN];
+	int per_link[8];
+	int fail_link;		/* this link's sends fail with -ENETDOWN */
+	int delivered;
+	uint8_t delivered_data[64];
+};
+
+static struct fake fk;
+static struct ev_loop *loop;
+static struct mux *mux;
+
+static int fake_send(void *ctx, uint16_t link, uint8_t type, const void *buf,
+		     size_t len)
+{
+	struct fake *f = ctx;
+
+	if (link == f->fail_link)
+		return -ENETDOWN;
+	if (f->nsent < SENT_MAX) {
+		f->sent[f->nsent].link = link;
+		f->sent[f->nsent].type = type;
+		f->sent[f->nsent].len = len;
+		f->nsent++;
+	}
+	if (type == MUX_MSG_DATA && link < 8)
+		f->per_link[link]++;
+	if (type == MUX_MSG_KEEPALIVE && len == MUX_KEEPALIVE_LEN)
+		memcpy(f->last_ka, buf, len);
+	return 0;
+}
+
+static void fake_deliver(void *ctx, uint16_t link, uint8_t *pkt, size_t len)
+{
+	struct fake *f = ctx;
+
+	(void)link;
+	f->delivered++;
+	memcpy(f->delivered_data, pkt, len < 64 ? len : 64);
+}
+
+static const struct mux_ops fake_ops = { .send = fake_send,
+					 .deliver = fake_deliver };
+
+static void make_mux(bool master)
+{
+	struct mux_cfg c = { .master = master, .keepalive = 0.02,
+			     .dead_time = 0.1, .ops = &fake_ops, .ctx = &fk };
+
+	memset(&fk, 0, sizeof(fk));
+	loop = ev_loop_new(EVFLAG_AUTO);
+	ck_assert_int_eq(mux_new(&mux, loop, &c), 0);
+}
+
+static void slave_setup(void)
+{
+	make_mux(false);
+}
+
+static void master_setup(void)
+{
+	make_mux(true);
+}
+
+static void mux_teardown(void)
+{
+	mux_free(mux);
+	ev_loop_destroy(loop);
+}
+
+/* Runs the loop for about secs of wall time. */
+static void run_for(double secs)
+{
+	for (int i = 0; i < secs * 200; i++) {
+		ev_run(loop, EVRUN_NOWAIT);
+		usleep(5000);
+	}
+}
+
+static int count_type(uint16_t link, uint8_t type)
+{
+	int n = 0;
+
+	for (int i = 0; i < fk.nsent; i++)
+		n += fk.sent[i].link == link && fk.sent[i].type == type;
+	return n;
+}
+
+static void ack(uint16_t link)
+{
+	uint8_t stamp[8] = { 0 };
+
+	mux_input(mux, link, MUX_MSG_KEEPALIVE_ACK, stamp, sizeof(stamp));
+}
+
+static bool is_up(uint16_t link)
+{
+	struct mux_link_stats st;
+
+	ck_assert_int_eq(mux_link_stats(mux, link, &st), 0);
+	return st.up;
+}
+
+START_TEST(slave_links_start_down_and_keepalive)
+{
+	struct mux_stats ms;
+
+	ck_assert_int_eq(mux_link_add(mux, 1, "dsl", 1), 0);
+	ck_assert_int_eq(mux_link_add(mux, 1, "dup", 1), -EEXIST);
+	ck_assert(!is_up(1));
+	ck_assert_int_eq(mux_send(mux, "pkt", 3), -ENETUNREACH);
+	mux_stats(mux, &ms);
+	ck_assert_int_eq(ms.no_link, 1);
+	run_for(0.1);
+	/* keepalives every 20 ms, carrying the link's name */
+	ck_assert_int_ge(count_type(1, MUX_MSG_KEEPALIVE), 3);
+	ck_assert_str_eq((char *)fk.last_ka + 12, "dsl");
+	ack(1);
+	ck_assert(is_up(1));
+	ck_assert_int_eq(mux_send(mux, "pkt", 3), 0);
+	ck_assert_int_eq(fk.per_link[1], 1);
+}
+END_TEST
+
+START_TEST(slave_dead_and_back)
+{
+	struct mux_link_stats st;
+
+	mux_link_add(mux, 1, "a", 1);
+	mux_link_add(mux, 2, "b", 1);
+	ack(1);
+	ack(2);
+	/* link 2 keeps answering, link 1 goes silent */
+	for (int i = 0; i < 30; i++) {
+		ack(2);
+		run_for(0.01);
+	}
+	ck_assert(!is_up(1));
+	ck_assert(is_up(2));
+	for (int i = 0; i < 100; i++)
+		ck_assert_int_eq(mux_send(mux, "p", 1), 0);
+	ck_assert_int_eq(fk.per_link[1], 0);
+	ck_assert_int_eq(fk.per_link[2], 100);
+	/* keepalives still go out on the dead link, so it can come back */
+	fk.nsent = 0;
+	run_for(0.06);
+	ck_assert_int_ge(count_type(1, MUX_MSG_KEEPALIVE), 2);
+	ack(1);
+	ck_assert(is_up(1));
+	ck_assert_int_eq(mux_link_stats(mux, 1, &st), 0);
+	ck_assert_int_eq(st.downs, 1);
+	/* and it is back in the rotation */
+	for (int i = 0; i < 100; i++)
+		mux_send(mux, "p", 1);
+	ck_assert_int_eq(fk.per_link[1], 50);
+}
+END_TEST
+
+START_TEST(slave_not_dead_while_heard)
+{
+	mux_link_add(mux, 1, "a", 1);
+	for (int i = 0; i < 40; i++) {
+		ack(1);
+		run_for(0.01);
+		ck_assert(is_up(1));
+	}
+}
+END_TEST
+
+START_TEST(weights_honoured_through_send)
+{
+	mux_link_add(mux, 1, "slow", 1);
+	mux_link_add(mux, 2, "fast", 3);
+	ack(1);
+	ack(2);
+	for (int i = 0; i < 4000; i++)
+		ck_assert_int_eq(mux_send(mux, "p", 1), 0);
+	ck_assert_int_eq(fk.per_link[1], 1000);
+	ck_assert_int_eq(fk.per_link[2], 3000);
+}
+END_TEST
+
+/* A link whose socket refuses a packet does not lose it. */
+START_TEST(send_failure_moves_packet)
+{
+	struct mux_link_stats st;
+
+	mux_link_add(mux, 1, "a", 1);
+	mux_link_add(mux, 2, "b", 1);
+	ack(1);
+	ack(2);
+	fk.fail_link = 1;
+	for (int i = 0; i < 10; i++)
+		ck_assert_int_eq(mux_send(mux, "p", 1), 0);
+	ck_assert_int_eq(fk.per_link[2], 10);
+	mux_link_stats(mux, 1, &st);
+	ck_assert_int_gt(st.send_fail, 0);
+	fk.fail_link = 2;
+	fk.per_link[1] = 0;
+	ck_assert_int_eq(mux_send(mux, "p", 1), 0);
+	ck_assert_int_eq(fk.per_link[1], 1);
+}
+END_TEST
+
+START_TEST(data_is_delivered)
+{
+	uint8_t pkt[] = "\x45 an ip packet";
+
+	mux_link_add(mux, 1, "a", 1);
+	mux_input(mux, 1, MUX_MSG_DATA, pkt, sizeof(pkt));
+	ck_assert_int_eq(fk.delivered, 1);
+	ck_assert_mem_eq(fk.delivered_data, pkt, sizeof(pkt));
+	/* unknown links are ignored on the slave */
+	mux_input(mux, 7, MUX_MSG_DATA, pkt, sizeof(pkt));
+	ck_assert_int_eq(fk.delivered, 1);
+}
+END_TEST
+
+static void keepalive_from_slave(uint16_t link, const char *name,
+				 uint32_t weight, uint64_t stamp)
+{
+	uint8_t ka[MUX_KEEPALIVE_LEN] = { 0 };
+
+	for (int i = 0; i < 8; i++)
+		ka[i] = stamp >> (56 - 8 * i);
+	ka[8] = weight >> 24;
+	ka[9] = weight >> 16;
+	ka[10] = weight >> 8;
+	ka[11] = weight;
+	memcpy(ka + 12, name, strnlen(name, 32));
+	mux_input(mux, link, MUX_MSG_KEEPALIVE, ka, sizeof(ka));
+}
+
+START_TEST(master_learns_and_answers)
+{
+	struct mux_link_stats st;
+	uint16_t ids[4];
+
+	keepalive_from_slave(5, "lte", 3, 0x0102030405060708ULL);
+	ck_assert_int_eq(mux_links(mux, ids, 4), 1);
+	ck_assert_int_eq(ids[0], 5);
+	ck_assert_int_eq(mux_link_stats(mux, 5, &st), 0);
+	ck_assert(st.up);
+	ck_assert_str_eq(st.name, "lte");
+	ck_assert_int_eq(st.weight, 3);
+	/* the answer echoes the stamp on the same link */
+	ck_assert_int_eq(fk.nsent, 1);
+	ck_assert_int_eq(fk.sent[0].link, 5);
+	ck_assert_int_eq(fk.sent[0].type, MUX_MSG_KEEPALIVE_ACK);
+	ck_assert_int_eq(fk.sent[0].len, 8);
+	/* the master sends no keepalives of its own */
+	run_for(0.05);
+	ck_assert_int_eq(fk.nsent, 1);
+	/* and its links die on silence too */
+	run_for(0.1);
+	ck_assert(!is_up(5));
+	ck_assert_int_eq(mux_send(mux, "p", 1), -ENETUNREACH);
+}
+END_TEST
+
+START_TEST(master_rejects_hostile_names)
+{
+	struct mux_link_stats st;
+
+	keepalive_from_slave(2, "\x1b[2Jevil", 0, 1);
+	mux_link_stats(mux, 2, &st);
+	ck_assert_str_eq(st.name, "?[2Jevil");
+	ck_assert_int_eq(st.weight, 1);	/* weight 0 ignored */
+	keepalive_from_slave(2, "x", 100000, 1);
+	mux_link_stats(mux, 2, &st);
+	ck_assert_int_eq(st.weight, 1);	/* out of range ignored */
+}
+END_TEST
+
+static Suite *mux_suite(void)
+{
+	Suite *s = suite_create("multiplexer");
+	TCase *tc;
+
+	tc = tcase_create("wrr");
+	tcase_add_test(tc, wrr_exact_shares);
+	tcase_add_test(tc, wrr_smooth);
+	tcase_add_test(tc, wrr_eligibility);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("slave");
+	tcase_add_checked_fixture(tc, slave_setup, mux_teardown);
+	tcase_add_test(tc, slave_links_start_down_and_keepalive);
+	tcase_add_test(tc, slave_dead_and_back);
+	tcase_add_test(tc, slave_not_dead_while_heard);
+	tcase_add_test(tc, weights_honoured_through_send);
+	tcase_add_test(tc, send_failure_moves_packet);
+	tcase_add_test(tc, data_is_delivered);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("master");
+	tcase_add_checked_fixture(tc, master_setup, mux_teardown);
+	tcase_add_test(tc, master_learns_and_answers);
+	tcase_add_test(tc, master_rejects_hostile_names);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(mux_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
