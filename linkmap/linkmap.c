@@ -475,6 +475,19 @@ static int master_open(struct lm *lm)
 	int off = 0, on = 1, fd, err;
 
 	fd = socket(a->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 && errno == EAFNOSUPPORT && a->ss_family == AF_INET6 &&
+	    IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)a)->sin6_addr)) {
+		/* ":PORT" on a kernel without IPv6: IPv4 only. */
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&lm->cfg.addr;
+		in_port_t port = ((struct sockaddr_in6 *)a)->sin6_port;
+
+		memset(&lm->cfg.addr, 0, sizeof(lm->cfg.addr));
+		s4->sin_family = AF_INET;
+		s4->sin_port = port;
+		lm->cfg.addr_len = sizeof(*s4);
+		fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			    0);
+	}
 	if (fd < 0)
 		return -errno;
 	if (a->ss_family == AF_INET6)
