@@ -50,6 +50,8 @@ static int split_hostport(const char *s, char *host, size_t hostlen,
 		return -1;
 	memcpy(host, h, hend - h);
 	host[hend - h] = '\0';
+	if (colon[1] < '0' || colon[1] > '9')
+		return -1;
 	p = strtoul(colon + 1, &end, 10);
 	if (end == colon + 1 || *end || p == 0 || p > 65535)
 		return -1;

@@ -267,6 +267,9 @@ static int load_tun(struct ctx *x, const config_setting_t *root,
 	if (load_addresses(x, a, c) < 0 ||
 	    get_number(x, t, "mtu", 576, 9000, &mtu) < 0)
 		return -1;
+	if (mtu != (unsigned)mtu)
+		return fail(x, config_setting_get_member(t, "mtu"),
+			    "must be a whole number");
 	c->mtu = (unsigned)mtu;
 	for (size_t i = 0; i < c->naddrs; i++)
 		if (c->addrs[i].family == AF_INET6 && c->mtu < 1280)
@@ -297,9 +300,11 @@ static int load_link(struct ctx *x, const config_setting_t *s, int idx,
 	if (!name || !*name || strlen(name) >= CFG_NAME_LEN)
 		return missing(x, s, "name", "needs 1-%d characters",
 			       CFG_NAME_LEN - 1);
-	if (!type || strcmp(type, "udp") != 0)
-		return fail(x, config_setting_get_member(s, "type") ?: s,
-			    "type must be \"udp\" (socks5 links are not "
+	if (!type)
+		return missing(x, s, "type", "missing: type = \"udp\"");
+	if (strcmp(type, "udp") != 0)
+		return fail(x, config_setting_get_member(s, "type"),
+			    "must be \"udp\" (socks5 links are not "
 			    "supported by this version)");
 	snprintf(l->name, sizeof(l->name), "%s", name);
 	l->type = CFG_LINK_UDP;
@@ -408,9 +413,12 @@ static int load_root(struct ctx *x, const config_setting_t *root,
 	if (check_known(x, root, known) < 0 ||
 	    get_string(x, root, "mode", &mode) < 0)
 		return -1;
-	if (!mode || (strcmp(mode, "master") && strcmp(mode, "slave")))
-		return missing(x, root, "mode", "must be \"master\" or "
-			       "\"slave\"");
+	if (!mode)
+		return missing(x, root, "mode", "missing: must be \"master\" "
+			       "or \"slave\"");
+	if (strcmp(mode, "master") && strcmp(mode, "slave"))
+		return fail(x, config_setting_get_member(root, "mode"),
+			    "must be \"master\" or \"slave\"");
 	c->master = !strcmp(mode, "master");
 	if (c->master && config_setting_get_member(root, "links"))
 		return fail(x, config_setting_get_member(root, "links"),
@@ -423,6 +431,10 @@ static int load_root(struct ctx *x, const config_setting_t *root,
 			    "a slave has master, not listen");
 	if (get_string(x, root, "control", &control) < 0)
 		return -1;
+	if (control && (!*control || strlen(control) >= sizeof(c->control)))
+		return fail(x, config_setting_get_member(root, "control"),
+			    "a socket path is 1-%zu characters",
+			    sizeof(c->control) - 1);
 	snprintf(c->control, sizeof(c->control), "%s",
 		 control ? control : DEFAULT_CONTROL);
 	if (load_key(x, root, c) < 0 || load_tun(x, root, c) < 0 ||

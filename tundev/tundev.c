@@ -47,6 +47,8 @@ int tun_addr_parse(struct tun_addr *a, const char *s)
 	if (slash) {
 		unsigned long p;
 
+		if (slash[1] < '0' || slash[1] > '9')
+			return -EINVAL;
 		errno = 0;
 		p = strtoul(slash + 1, &end, 10);
 		if (errno || end == slash + 1 || *end || p > max)
@@ -102,7 +104,8 @@ void tun_free(struct tun *t)
 	if (!t)
 		return;
 	/* A device braid created vanishes with its fd, addresses and routes
-	 * included; one that was there before is left as braid found it. */
+	 * included; one that was there before is taken down and loses the
+	 * addresses braid added (its MTU stays as braid set it). */
 	if (t->preexisting) {
 		for (size_t i = t->nadded; i-- > 0;)
 			tun_nl_addr(&t->nl, t->ifindex, &t->added[i], false);

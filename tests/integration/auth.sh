@@ -19,13 +19,14 @@ RELAY=198.18.1.1:6000	# udpflip in inet, on the slave's side
 SECS=3			# traffic per case
 
 br_require_root
-br_require_tools ip ping ss tcpdump awk
+br_require_tools ip ss tcpdump awk python3
 
 # run_case NAME pass|flip right|wrong: one master/relay/slave run with pings
-# through the tunnel. Sets FORWARDED REPLIES PINGS CAPTURED AUTH_FAIL.
+# through the tunnel. Sets FORWARDED REPLIES PINGS CAPTURED AUTH_FAIL
+# MALFORMED.
 run_case()
 {
-	local name=$1 mode=$2 keyk=$3 dir=$BR_TMP/$1 key ping_out tcpd flip out
+	local name=$1 mode=$2 keyk=$3 dir=$BR_TMP/$1 key tcpd flip out
 	mkdir -p "$dir"
 
 	br_conf_master "$dir/master.conf"
@@ -56,10 +57,7 @@ run_case()
 		br_wait_links_up slave 5 a
 	fi
 
-	ping_out=$(br_in "$BR_NS_SLAVE" ping -n -c $((SECS * 5)) -i 0.2 -W 1 \
-		-w $((SECS + 2)) "$BR_TUN_MASTER" 2>&1 || true)
-	PINGS=$(grep -Eo '[0-9]+ received' <<<"$ping_out" | cut -d' ' -f1)
-	PINGS=${PINGS:-0}
+	PINGS=$(br_ping "$BR_NS_SLAVE" "$BR_TUN_MASTER" $((SECS * 5)) 0.2)
 
 	br_stop slave
 	br_kill "$flip"
@@ -74,9 +72,13 @@ run_case()
 	CAPTURED=$(grep -cE ' IP6? ' "$dir/tcpdump.out" || true)
 	AUTH_FAIL=$(br_total master auth_fail)
 	AUTH_FAIL=${AUTH_FAIL:-missing}
+	MALFORMED=$(br_total master malformed)
+	MALFORMED=${MALFORMED:-missing}
 
-	printf '   relay forwarded=%s replies=%s; pings answered %s/%s; tcpdump: master sent %s packet(s); master auth_fail=%s\n' \
-		"$FORWARDED" "$REPLIES" "$PINGS" $((SECS * 5)) "$CAPTURED" "$AUTH_FAIL"
+	printf '   relay: forwarded=%s replies=%s; pings answered: %s/%s\n' \
+		"$FORWARDED" "$REPLIES" "$PINGS" $((SECS * 5))
+	printf '   master: sent %s packet(s) (tcpdump); exit stats auth_fail=%s malformed=%s\n' \
+		"$CAPTURED" "$AUTH_FAIL" "$MALFORMED"
 	for role in slave master; do
 		((BR_RC[$role] == 0)) ||
 			br_fail "$name: braid $role exited with status ${BR_RC[$role]}"

@@ -12,6 +12,7 @@
 # per-run prefix, nothing touches the root namespace, and br_cleanup (run from
 # the EXIT/INT/TERM traps installed here) removes every process and namespace.
 
+export LC_ALL=C	# "1.5" in EPOCHREALTIME, awk and tool output alike
 BR_BIN=${BR_BIN:-}
 BR_PFX="br$$-$(od -An -N2 -tx1 /dev/urandom | tr -d ' \n')-"
 BR_NS_SLAVE="${BR_PFX}slave"
@@ -208,20 +209,22 @@ br_conf_slave()
 		[[ -n ${BR_SLAVE_EXTRA:-} ]] && printf '%s\n' "$BR_SLAVE_EXTRA"
 		echo 'links = ('
 		for l in "$@"; do
-			printf '%s  %s\n' "$sep" "$l"
-			sep=','
+			printf '%s  %s' "$sep" "$l"
+			sep=$',\n'
 		done
-		echo ');'
+		printf '\n);\n'
 	} >"$f"
 }
 
 # br_bg NS OUT CMD... starts CMD in NS in the background, stdout+stderr to
-# OUT; its pid lands in BR_LASTPID and is killed by br_cleanup.
+# OUT; its pid lands in BR_LASTPID and is killed by br_cleanup. CMD gets a
+# session of its own (setsid execs in place: same pid), so a Ctrl-C reaches
+# only this script, whose trap then stops everything in order.
 br_bg()
 {
 	local ns=$1 out=$2
 	shift 2
-	ip netns exec "$ns" "$@" >"$out" 2>&1 &
+	ip netns exec "$ns" setsid -w "$@" >"$out" 2>&1 &
 	BR_LASTPID=$!
 	BR_LIVE[$BR_LASTPID]="$*"
 }
@@ -231,7 +234,7 @@ br_bg()
 br_wait_pid()
 {
 	local pid=$1 end
-	end=$(awk -v t="$EPOCHREALTIME" -v s="$2" 'BEGIN { print t + s }')
+	end=$(awk -v t="$EPOCHREALTIME" -v s="$2" 'BEGIN { printf "%.3f", t + s }')
 	while kill -0 "$pid" 2>/dev/null; do
 		if awk -v t="$EPOCHREALTIME" -v e="$end" 'BEGIN { exit !(t > e) }'; then
 			return 1
@@ -260,7 +263,7 @@ br_wait_for()
 {
 	local secs=$1 end
 	shift
-	end=$(awk -v t="$EPOCHREALTIME" -v s="$secs" 'BEGIN { print t + s }')
+	end=$(awk -v t="$EPOCHREALTIME" -v s="$secs" 'BEGIN { printf "%.3f", t + s }')
 	until "$@"; do
 		if awk -v t="$EPOCHREALTIME" -v e="$end" 'BEGIN { exit !(t > e) }'; then
 			return 1
@@ -380,7 +383,7 @@ br_total()
 br_print_stats()	# ROLE: the last stats block
 {
 	local log=${BR_LOG[$1]}
-	grep -o 'stats link=.*' "$log" | awk '{ l[$1] = $0 } END { for (k in l) print "    " l[k] }' | sort
+	grep -o 'stats link=.*' "$log" | awk '{ l[$2] = $0 } END { for (k in l) print "    " l[k] }' | sort
 	grep -o 'stats total .*' "$log" | tail -n 1 | sed 's/^/    /'
 }
 
@@ -472,7 +475,7 @@ br_cleanup()
 	local rc=$? pid ns i
 	set +e
 	trap - EXIT INT TERM
-	((rc != 0)) && br_dump_logs
+	((rc != 0 && rc != 130 && rc != 143)) && br_dump_logs
 	for pid in "${!BR_LIVE[@]}"; do
 		kill -TERM "$pid" 2>/dev/null
 	done

@@ -12,7 +12,9 @@
  * "forwarded=N replies=N" to stdout and exits 0.
  */
 
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <netdb.h>
 #include <poll.h>
