@@ -436,6 +436,61 @@ START_TEST(master_sessions)
 }
 END_TEST
 
+/* ":PORT" on the master takes links over IPv4 and IPv6 on one socket,
+ * and answers each on its own family. */
+START_TEST(master_dual_stack)
+{
+	struct sockaddr_in6 any = { .sin6_family = AF_INET6,
+				    .sin6_addr = IN6ADDR_ANY_INIT };
+	struct sockaddr_in6 v6 = { .sin6_family = AF_INET6,
+				   .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	struct sockaddr_in v4 = { .sin_family = AF_INET };
+	struct lm_cfg c = { .ops = &got_ops };
+	struct lm *m, *s4, *s6;
+	struct got g4 = { 0 }, g6 = { 0 };
+
+	loop = ev_loop_new(EVFLAG_AUTO);
+	memset(&mgot, 0, sizeof(mgot));
+	any.sin6_port = v6.sin6_port = v4.sin_port = htons(free_port());
+	v4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	memcpy(c.key, psk, 32);
+	c.master = true;
+	c.ctx = &mgot;
+	memcpy(&c.addr, &any, sizeof(any));
+	c.addr_len = sizeof(any);
+	ck_assert_int_eq(lm_new(&m, loop, &c), 0);
+	c.master = false;
+	c.ctx = &g4;
+	memcpy(&c.addr, &v4, sizeof(v4));
+	c.addr_len = sizeof(v4);
+	ck_assert_int_eq(lm_new(&s4, loop, &c), 0);
+	ck_assert_int_eq(lm_link_add_udp(s4, 1, "v4", NULL, NULL, 0), 0);
+	c.ctx = &g6;
+	memcpy(&c.addr, &v6, sizeof(v6));
+	c.addr_len = sizeof(v6);
+	ck_assert_int_eq(lm_new(&s6, loop, &c), 0);
+	ck_assert_int_eq(lm_link_add_udp(s6, 2, "v6", NULL, NULL, 0), 0);
+
+	ck_assert_int_eq(lm_send(s4, 1, 1, "four", 4), 0);
+	run_until(&mgot.n, 1);
+	/* the second slave is a new session, newer than the first */
+	ck_assert_int_eq(lm_send(s6, 2, 1, "six", 3), 0);
+	run_until(&mgot.n, 2);
+	ck_assert_int_eq(mgot.n, 2);
+	ck_assert_int_eq(mgot.link, 2);
+	ck_assert_int_eq(lm_send(m, 1, 1, "a", 1), 0);
+	ck_assert_int_eq(lm_send(m, 2, 1, "b", 1), 0);
+	run_until(&g4.n, 1);
+	run_until(&g6.n, 1);
+	ck_assert_int_eq(g4.n, 1);
+	ck_assert_int_eq(g6.n, 1);
+	lm_free(s6);
+	lm_free(s4);
+	lm_free(m);
+	ev_loop_destroy(loop);
+}
+END_TEST
+
 static Suite *linkmap_suite(void)
 {
 	Suite *s = suite_create("linkmap");
@@ -464,6 +519,10 @@ static Suite *linkmap_suite(void)
 	tcase_add_test(tc, master_drops_replay_and_garbage_silently);
 	tcase_add_test(tc, master_follows_new_address);
 	tcase_add_test(tc, master_sessions);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("dual_stack");
+	tcase_add_test(tc, master_dual_stack);
 	suite_add_tcase(s, tc);
 	return s;
 }
