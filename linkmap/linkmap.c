@@ -18,9 +18,15 @@
 #define LM_BATCH 32
 #define LM_SOCKBUF (4 << 20)
 #define REOPEN_INTERVAL 1.0
-/* A different session is taken over a newer-looking one only after the
- * current one has been silent this long (clock stepped back on restart). */
-#define SESSION_IDLE 3.0
+#define CTL_LEN (CMSG_SPACE(sizeof(struct in6_pktinfo)) + \
+		 CMSG_SPACE(sizeof(struct in_pktinfo)))
+
+/* The master's own address a link's packets were sent to; replies leave
+ * from it, so a master with several addresses answers from the right one. */
+union lm_local {
+	struct in_addr v4;
+	struct in6_addr v6;
+};
 
 struct lm_link {
 	uint16_t id;
@@ -35,20 +41,13 @@ struct lm_link {
 	socklen_t bind_len;
 	ev_tstamp last_open;
 	struct log_rl open_rl, send_rl;
-	/* master: where the link was last heard from */
+	/* master: where the link was last heard from, and on which address */
 	struct sockaddr_storage peer;
 	socklen_t peer_len;
+	union lm_local local;
+	bool has_local;
 	struct log_rl move_rl;
 	struct lm_link_stats st;
-};
-
-/* What we know of the other side's current session. */
-struct lm_peer {
-	bool have;
-	struct lm_session_key cur;
-	struct lm_replay replay;
-	ev_tstamp last_rx;
-	struct lm_session_key cand;	/* last other session tried */
 };
 
 struct lm {
@@ -65,6 +64,7 @@ struct lm {
 	uint8_t txbuf[LM_BUF_LEN];
 	uint8_t rxbuf[LM_BATCH][LM_BUF_LEN];
 	struct sockaddr_storage rxaddr[LM_BATCH];
+	uint8_t rxctl[LM_BATCH][CTL_LEN];
 	struct mmsghdr rxmsg[LM_BATCH];
 	struct iovec rxiov[LM_BATCH];
 };
@@ -153,61 +153,35 @@ static void set_pmtu(int fd, int family)
 			   sizeof(v6));
 }
 
-/* Decodes, authenticates and replay-checks one packet; returns the payload
- * length or -1 after counting why it was dropped. */
-static int packet_open(struct lm *lm, uint8_t *pkt, size_t len,
-		       struct lm_hdr *h, uint8_t **payload)
+/* The destination address of a received datagram, from its PKTINFO. */
+static bool rx_local(struct msghdr *mh, union lm_local *out)
 {
-	enum lm_dir dir = lm->cfg.master ? LM_DIR_TO_MASTER : LM_DIR_TO_SLAVE;
-	struct lm_peer *p = &lm->peer;
-	ev_tstamp now = ev_now(lm->loop);
-	int n;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		if (c->cmsg_level == IPPROTO_IPV6 &&
+		    c->cmsg_type == IPV6_PKTINFO) {
+			struct in6_pktinfo pi;
 
-	if (lm_hdr_decode(h, pkt, len) < 0) {
-		lm->st.malformed++;
-		return -1;
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			out->v6 = pi.ipi6_addr;
+			return true;
+		}
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+			struct in_pktinfo pi;
+
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			out->v4 = pi.ipi_addr;
+			return true;
+		}
 	}
-	if (p->have && h->session == p->cur.session) {
-		if (!lm_replay_check(&p->replay, h->counter)) {
-			lm->st.replay++;
-			return -1;
-		}
-		n = lm_open(&p->cur, h, pkt, len, payload);
-		if (n < 0) {
-			lm->st.auth_fail++;
-			return -1;
-		}
-	} else {
-		if (p->cand.session != h->session)
-			lm_session_key_derive(&p->cand, lm->cfg.key, dir,
-					      h->session);
-		n = lm_open(&p->cand, h, pkt, len, payload);
-		if (n < 0) {
-			lm->st.auth_fail++;
-			return -1;
-		}
-		if (p->have && h->session < p->cur.session &&
-		    now - p->last_rx < SESSION_IDLE) {
-			lm->st.stale_session++;
-			return -1;
-		}
-		log_info("peer %s session %016llx",
-			 p->have ? "started a new" : "is up with",
-			 (unsigned long long)h->session);
-		p->cur = p->cand;
-		p->have = true;
-		lm_replay_init(&p->replay);
-	}
-	lm_replay_mark(&p->replay, h->counter);
-	p->last_rx = now;
-	return n;
+	return false;
 }
 
 /* Master: find or learn the link an authenticated packet came in on, and
- * follow it to a new source address. */
+ * follow it to a new source (or local) address. */
 static struct lm_link *link_learn(struct lm *lm, uint16_t id,
 				  const struct sockaddr_storage *from,
-				  socklen_t fromlen)
+				  socklen_t fromlen, const union lm_local *local,
+				  bool has_local)
 {
 	struct lm_link *l = link_find(lm, id);
 	char a[64], b[64];
@@ -227,34 +201,44 @@ static struct lm_link *link_learn(struct lm *lm, uint16_t id,
 		log_warn_rl(&l->move_rl, "link id %u moved from %s to %s", id,
 			    lm_addr_str((const void *)&l->peer, a, sizeof(a)),
 			    lm_addr_str((const void *)from, b, sizeof(b)));
-	} else {
-		return l;
 	}
 	memcpy(&l->peer, from, fromlen);
 	l->peer_len = fromlen;
+	l->has_local = has_local;
+	if (has_local)
+		l->local = *local;
 	return l;
 }
 
+/* One datagram or stream frame: opened, tied to its link, and only then
+ * taken (so a packet that fails any check changes nothing). */
 static void packet_in(struct lm *lm, struct lm_link *sock_link, uint8_t *pkt,
 		      size_t len, const struct sockaddr_storage *from,
-		      socklen_t fromlen)
+		      socklen_t fromlen, struct msghdr *mh)
 {
+	enum lm_dir dir = lm->cfg.master ? LM_DIR_TO_MASTER : LM_DIR_TO_SLAVE;
+	ev_tstamp now = ev_now(lm->loop);
 	struct lm_link *l = sock_link;
+	union lm_local local;
+	bool fresh, has_local;
 	struct lm_hdr h;
 	uint8_t *payload;
 	int n;
 
-	n = packet_open(lm, pkt, len, &h, &payload);
+	n = lm_peer_open(&lm->peer, lm->cfg.key, dir, now, pkt, len, &h,
+			 &payload, &fresh, &lm->st);
 	if (n < 0)
 		return;
 	if (lm->cfg.master) {
-		l = link_learn(lm, h.link_id, from, fromlen);
+		has_local = mh && rx_local(mh, &local);
+		l = link_learn(lm, h.link_id, from, fromlen, &local, has_local);
 		if (!l)
 			return;
 	} else if (h.link_id != l->id) {
 		lm->st.malformed++;
 		return;
 	}
+	lm_peer_commit(&lm->peer, &h, fresh, now);
 	l->st.rx_packets++;
 	l->st.rx_bytes += len;
 	lm->cfg.ops->recv(lm->cfg.ctx, l->id, h.type, payload, n);
@@ -269,6 +253,8 @@ static void drain(struct lm *lm, int fd, struct lm_link *sock_link)
 		for (int i = 0; i < LM_BATCH; i++) {
 			lm->rxmsg[i].msg_hdr.msg_namelen =
 				sizeof(lm->rxaddr[i]);
+			lm->rxmsg[i].msg_hdr.msg_controllen =
+				sizeof(lm->rxctl[i]);
 			lm->rxmsg[i].msg_len = 0;
 		}
 		n = recvmmsg(fd, lm->rxmsg, LM_BATCH, MSG_DONTWAIT, NULL);
@@ -284,7 +270,8 @@ static void drain(struct lm *lm, int fd, struct lm_link *sock_link)
 		for (int i = 0; i < n; i++)
 			packet_in(lm, sock_link, lm->rxbuf[i],
 				  lm->rxmsg[i].msg_len, &lm->rxaddr[i],
-				  lm->rxmsg[i].msg_hdr.msg_namelen);
+				  lm->rxmsg[i].msg_hdr.msg_namelen,
+				  &lm->rxmsg[i].msg_hdr);
 		if (n < LM_BATCH)
 			return;
 	}
@@ -389,14 +376,72 @@ int lm_link_add_udp(struct lm *lm, uint16_t id, const char *name,
 	return 0;
 }
 
+/* Master: sends pkt to the link's peer from the address the peer used. */
+static ssize_t master_sendto(struct lm *lm, struct lm_link *l,
+			     const uint8_t *pkt, size_t len)
+{
+	union {
+		uint8_t buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = (void *)pkt, .iov_len = len };
+	struct msghdr mh = { .msg_name = &l->peer, .msg_namelen = l->peer_len,
+			     .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *c;
+	ssize_t n;
+
+	if (l->has_local) {
+		memset(&ctl, 0, sizeof(ctl));
+		mh.msg_control = ctl.buf;
+		c = (struct cmsghdr *)ctl.buf;
+		if (lm->cfg.addr.ss_family == AF_INET6) {
+			struct in6_pktinfo pi = { .ipi6_addr = l->local.v6 };
+
+			c->cmsg_level = IPPROTO_IPV6;
+			c->cmsg_type = IPV6_PKTINFO;
+			c->cmsg_len = CMSG_LEN(sizeof(pi));
+			memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+			mh.msg_controllen = CMSG_SPACE(sizeof(pi));
+		} else {
+			struct in_pktinfo pi = { .ipi_spec_dst = l->local.v4 };
+
+			c->cmsg_level = IPPROTO_IP;
+			c->cmsg_type = IP_PKTINFO;
+			c->cmsg_len = CMSG_LEN(sizeof(pi));
+			memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+			mh.msg_controllen = CMSG_SPACE(sizeof(pi));
+		}
+	}
+	n = sendmsg(lm->fd, &mh, MSG_DONTWAIT);
+	if (n < 0 && l->has_local && (errno == EINVAL || errno == EADDRNOTAVAIL)) {
+		/* our address went away: let routing pick until the peer's
+		 * next packet tells us which one it uses now */
+		l->has_local = false;
+		mh.msg_control = NULL;
+		mh.msg_controllen = 0;
+		n = sendmsg(lm->fd, &mh, MSG_DONTWAIT);
+	}
+	return n;
+}
+
+int lm_link_reset(struct lm *lm, uint16_t id)
+{
+	struct lm_link *l = link_find(lm, id);
+
+	if (!l || lm->cfg.master)
+		return -ENOENT;
+	link_close(l);
+	l->last_open = 0;
+	return 0;
+}
+
 static int link_xmit(struct lm *lm, struct lm_link *l, const uint8_t *pkt,
 		     size_t len)
 {
 	ssize_t n;
 
 	if (lm->cfg.master) {
-		n = sendto(lm->fd, pkt, len, MSG_DONTWAIT,
-			   (struct sockaddr *)&l->peer, l->peer_len);
+		n = master_sendto(lm, l, pkt, len);
 	} else {
 		if (l->fd < 0 &&
 		    (ev_now(lm->loop) - l->last_open < REOPEN_INTERVAL ||
@@ -407,13 +452,16 @@ static int link_xmit(struct lm *lm, struct lm_link *l, const uint8_t *pkt,
 	if (n < 0) {
 		int err = errno;
 
-		/* A full socket buffer is congestion: drop quietly. Anything
-		 * else (interface gone, no route) is worth a line. */
-		if (err != EAGAIN && err != ENOBUFS && err != ECONNREFUSED)
-			log_warn_rl(&l->send_rl, "link %s (id %u): send: %s",
-				    l->name[0] ? l->name : "?", l->id,
-				    strerror(err));
-		if (!lm->cfg.master && (err == ENODEV || err == EADDRNOTAVAIL))
+		/* A full socket buffer is congestion and ECONNREFUSED an old
+		 * ICMP error: drop quietly. Anything else (interface gone,
+		 * address changed, no route) is worth a line, and on the
+		 * slave a new socket: a connected one keeps its old source
+		 * address forever. */
+		if (err == EAGAIN || err == ENOBUFS || err == ECONNREFUSED)
+			return -err;
+		log_warn_rl(&l->send_rl, "link %s (id %u): send: %s",
+			    l->name[0] ? l->name : "?", l->id, strerror(err));
+		if (!lm->cfg.master)
 			link_close(l);
 		return -err;
 	}
@@ -490,12 +538,17 @@ static int master_open(struct lm *lm)
 	}
 	if (fd < 0)
 		return -errno;
-	if (a->ss_family == AF_INET6)
+	/* No SO_REUSEADDR: it would let another process bind the port. */
+	if (lm->cfg.addr.ss_family == AF_INET6) {
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+		setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof(on));
+	} else {
+		setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof(on));
+	}
 	set_bufs(fd);
-	set_pmtu(fd, a->ss_family);
-	if (bind(fd, (const struct sockaddr *)a, lm->cfg.addr_len) < 0) {
+	set_pmtu(fd, lm->cfg.addr.ss_family);
+	if (bind(fd, (const struct sockaddr *)&lm->cfg.addr,
+		 lm->cfg.addr_len) < 0) {
 		err = -errno;
 		close(fd);
 		return err;
@@ -525,6 +578,7 @@ int lm_new(struct lm **out, struct ev_loop *loop, const struct lm_cfg *c)
 		lm->rxmsg[i].msg_hdr.msg_iov = &lm->rxiov[i];
 		lm->rxmsg[i].msg_hdr.msg_iovlen = 1;
 		lm->rxmsg[i].msg_hdr.msg_name = &lm->rxaddr[i];
+		lm->rxmsg[i].msg_hdr.msg_control = lm->rxctl[i];
 	}
 	lm_session_key_derive(&lm->tx, c->key,
 			      c->master ? LM_DIR_TO_SLAVE : LM_DIR_TO_MASTER,

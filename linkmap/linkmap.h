@@ -62,6 +62,10 @@ int lm_link_add_udp(struct lm *lm, uint16_t id, const char *name,
 		    const char *ifname, const struct sockaddr *bind,
 		    socklen_t bind_len);
 
+/* Slave: the link went silent; start its transport afresh (a new UDP
+ * socket, so a new source port past a NAT that forgot the old one). */
+int lm_link_reset(struct lm *lm, uint16_t id);
+
 /* Seals payload as a packet of the given type and sends it on link id. */
 int lm_send(struct lm *lm, uint16_t id, uint8_t type, const void *payload,
 	    size_t len);

@@ -73,8 +73,9 @@ void lm_replay_init(struct lm_replay *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* Counters c with top - c < window are tracked; the window keeps one block
- * slack so advancing never clears bits still inside it. */
+/* Counters up to LM_REPLAY_BITS - 64 behind the highest are tracked; the
+ * ring keeps one block of slack so advancing never clears a bit still
+ * inside the window. */
 bool lm_replay_check(const struct lm_replay *r, uint64_t counter)
 {
 	uint64_t block;
@@ -83,7 +84,7 @@ bool lm_replay_check(const struct lm_replay *r, uint64_t counter)
 		return false;
 	if (counter >= r->top)
 		return true;
-	if (r->top - counter > LM_REPLAY_BITS - 64)
+	if (r->top - 1 - counter > LM_REPLAY_BITS - 64)
 		return false;
 	block = (counter / 64) % NBLOCKS;
 	return !(r->bits[block] & (1ULL << (counter % 64)));

@@ -74,6 +74,8 @@ static void link_set_up(struct mux_link *l, bool up)
 		log_warnx("link %s (id %u) down: silent for %.1f s",
 			  l->st.name, l->id, ev_now(m->loop) - l->last_rx);
 	}
+	if (m->cfg.ops->state)
+		m->cfg.ops->state(m->cfg.ctx, l->id, up);
 }
 
 /* libev's "let it expire, then look" timeout: re-armed for the remaining
@@ -173,6 +175,9 @@ int mux_send(struct mux *m, const void *pkt, size_t len)
 			break;
 		}
 		l->st.send_fail++;
+		/* the master's links share one socket: full is full */
+		if (m->cfg.master && (err == -EAGAIN || err == -ENOBUFS))
+			break;
 		m->wrr[i].eligible = false;
 		tried[ntried++] = i;
 	}
@@ -195,16 +200,19 @@ static void keepalive_in(struct mux *m, struct mux_link *l, uint8_t *buf,
 		l->st.weight = weight;
 		m->wrr[link_index(m, l)].weight = weight;
 	}
-	if (buf[12] && strncmp(l->st.name, (char *)buf + 12, MUX_NAME_LEN)) {
+	if (buf[12]) {
 		char name[MUX_NAME_LEN];
 
+		/* printable ASCII only: it ends up in logs and terminals */
 		memcpy(name, buf + 12, MUX_NAME_LEN - 1);
 		name[MUX_NAME_LEN - 1] = '\0';
 		for (char *p = name; *p; p++)
 			if (*p < 0x20 || *p > 0x7e)
 				*p = '?';
-		log_info("link id %u is called %s", l->id, name);
-		memcpy(l->st.name, name, sizeof(name));
+		if (strcmp(name, l->st.name)) {
+			log_info("link id %u is called %s", l->id, name);
+			memcpy(l->st.name, name, sizeof(name));
+		}
 	}
 	m->cfg.ops->send(m->cfg.ctx, l->id, MUX_MSG_KEEPALIVE_ACK, buf, 8);
 }

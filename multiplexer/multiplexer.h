@@ -25,6 +25,8 @@ struct mux_ops {
 		    const void *buf, size_t len);
 	/* A data packet arrived from the other side. */
 	void (*deliver)(void *ctx, uint16_t link_id, uint8_t *pkt, size_t len);
+	/* Optional: a link came up or went down. */
+	void (*state)(void *ctx, uint16_t link_id, bool up);
 };
 
 struct mux_cfg {

@@ -300,6 +300,10 @@ static int load_link(struct ctx *x, const config_setting_t *s, int idx,
 	if (!name || !*name || strlen(name) >= CFG_NAME_LEN)
 		return missing(x, s, "name", "needs 1-%d characters",
 			       CFG_NAME_LEN - 1);
+	for (const char *p = name; *p; p++)
+		if (*p < 0x21 || *p > 0x7e)
+			return fail(x, config_setting_get_member(s, "name"),
+				    "use printable ASCII without spaces");
 	if (!type)
 		return missing(x, s, "type", "missing: type = \"udp\"");
 	if (strcmp(type, "udp") != 0)
@@ -443,6 +447,18 @@ static int load_root(struct ctx *x, const config_setting_t *root,
 	return c->master ? 0 : load_links(x, root, c);
 }
 
+/* libconfig frees its strings without wiping them; the inline key is
+ * wiped here first (libconfig hands out const, but the string is its own
+ * heap copy). */
+static void wipe_key_string(config_t *lc)
+{
+	config_setting_t *k = config_lookup(lc, "key");
+	const char *v = k ? config_setting_get_string(k) : NULL;
+
+	if (v)
+		sodium_memzero((char *)v, strlen(v));
+}
+
 int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen)
 {
 	struct ctx x = { .path = path, .err = err, .errlen = errlen };
@@ -463,6 +479,7 @@ int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen)
 		return -1;
 	}
 	rc = load_root(&x, config_root_setting(&lc), c);
+	wipe_key_string(&lc);
 	config_destroy(&lc);
 	if (rc < 0)
 		sodium_memzero(c->key, sizeof(c->key));

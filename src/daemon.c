@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <ev.h>
+#include <sodium.h>
 
 #include "daemon.h"
 #include "linkmap.h"
@@ -18,7 +19,7 @@
 
 struct daemon {
 	struct ev_loop *loop;
-	const struct cfg *cfg;
+	struct cfg *cfg;
 	struct tun *tun;
 	struct lm *lm;
 	struct mux *mux;
@@ -39,20 +40,23 @@ static void stats_log(struct daemon *d)
 	for (size_t i = 0; i < n && i < MUX_MAX_LINKS; i++) {
 		struct mux_link_stats m;
 		struct lm_link_stats l = { 0 };
+		char peer[64] = "-";
 
 		if (mux_link_stats(d->mux, ids[i], &m) < 0)
 			continue;
-		lm_link_stats(d->lm, ids[i], &l);
+		if (lm_link_stats(d->lm, ids[i], &l) == 0 && l.peer_len)
+			lm_addr_str((struct sockaddr *)&l.peer, peer,
+				    sizeof(peer));
 		log_info("stats link=%s id=%u state=%s tx_packets=%llu "
 			 "tx_bytes=%llu rx_packets=%llu rx_bytes=%llu "
-			 "drops=%llu weight=%u rtt_ms=%.1f downs=%llu",
+			 "drops=%llu weight=%u rtt_ms=%.1f downs=%llu peer=%s",
 			 m.name, ids[i], m.up ? "up" : "down",
 			 (unsigned long long)l.tx_packets,
 			 (unsigned long long)l.tx_bytes,
 			 (unsigned long long)l.rx_packets,
 			 (unsigned long long)l.rx_bytes,
 			 (unsigned long long)l.drops, m.weight, m.rtt * 1e3,
-			 (unsigned long long)m.downs);
+			 (unsigned long long)m.downs, peer);
 	}
 	mux_stats(d->mux, &ms);
 	lm_stats(d->lm, &ls);
@@ -113,6 +117,14 @@ static void mux_deliver_cb(void *ctx, uint16_t link_id, uint8_t *pkt,
 	d->tun_tx_pkts++;
 }
 
+static void mux_state_cb(void *ctx, uint16_t link_id, bool up)
+{
+	struct daemon *d = ctx;
+
+	if (!up && !d->cfg->master)
+		lm_link_reset(d->lm, link_id);
+}
+
 static void lm_recv_cb(void *ctx, uint16_t link_id, uint8_t type,
 		       uint8_t *payload, size_t len)
 {
@@ -124,6 +136,7 @@ static void lm_recv_cb(void *ctx, uint16_t link_id, uint8_t type,
 static const struct mux_ops mux_ops = {
 	.send = mux_send_cb,
 	.deliver = mux_deliver_cb,
+	.state = mux_state_cb,
 };
 
 static const struct lm_ops lm_ops = {
@@ -192,6 +205,7 @@ static int setup_links(struct daemon *d)
 
 	memcpy(lc.key, c->key, sizeof(lc.key));
 	err = lm_new(&d->lm, d->loop, &lc);
+	sodium_memzero(&lc, sizeof(lc));
 	if (err < 0) {
 		log_warnx("cannot listen on %s: %s", c->addr_str,
 			  strerror(-err));
@@ -237,7 +251,7 @@ static void watchers_stop(struct daemon *d)
 	ev_signal_stop(d->loop, &d->sigusr1);
 }
 
-int daemon_run(const struct cfg *c)
+int daemon_run(struct cfg *c)
 {
 	static struct daemon d;
 	int rc = -1;
@@ -253,6 +267,7 @@ int daemon_run(const struct cfg *c)
 		goto out_free;
 	if (setup_links(&d) < 0)
 		goto out_free;
+	sodium_memzero(c->key, sizeof(c->key));	/* linkmap holds it now */
 	watchers_start(&d);
 	log_info("braid %s %s on %s (%s), %zu link%s configured",
 		 BRAID_VERSION, c->master ? "master" : "slave",

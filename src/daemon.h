@@ -6,7 +6,8 @@
 #include "cfg.h"
 
 /* Sets up, runs until SIGINT/SIGTERM, tears down. Returns 0 on a clean
- * stop, -1 if set-up failed (already logged, everything undone). */
-int daemon_run(const struct cfg *c);
+ * stop, -1 if set-up failed (already logged, everything undone). Wipes
+ * c->key once the links hold it. */
+int daemon_run(struct cfg *c);
 
 #endif

@@ -175,9 +175,25 @@ START_TEST(replay_skew_window)
 		lm_replay_mark(&r, c);
 		ck_assert(!lm_replay_check(&r, c));
 	}
-	ck_assert(!lm_replay_check(&r, 30000 - skew - 1));
+	ck_assert(!lm_replay_check(&r, 29998 - skew - 1));
 	ck_assert(!lm_replay_check(&r, 5));
 	ck_assert(skew >= 8000);
+}
+END_TEST
+
+/* The documented window: 16320 behind the highest, no more, no less. */
+START_TEST(replay_window_edge)
+{
+	struct lm_replay r;
+
+	lm_replay_init(&r);
+	lm_replay_mark(&r, 16320);
+	ck_assert(lm_replay_check(&r, 0));
+	lm_replay_mark(&r, 16321);
+	ck_assert(!lm_replay_check(&r, 0));
+	ck_assert(lm_replay_check(&r, 1));
+	lm_replay_mark(&r, 1);
+	ck_assert(!lm_replay_check(&r, 1));
 }
 END_TEST
 
@@ -195,6 +211,102 @@ START_TEST(replay_big_jump)
 	/* bits of the old block were cleared, not inherited */
 	lm_replay_mark(&r, 1000000 + LM_REPLAY_BITS / 2);
 	ck_assert(lm_replay_check(&r, 1000000 + 100));
+}
+END_TEST
+
+/* ---- sessions, without sockets ---- */
+
+/* A packet of session s, counter c, as the slave would send it. */
+static int slave_pkt(uint8_t *pkt, size_t len, uint64_t s, uint64_t c)
+{
+	struct lm_hdr h = { .version = 1, .type = 1, .link_id = 1,
+			    .session = s, .counter = c };
+	struct lm_session_key sk;
+
+	lm_session_key_derive(&sk, psk, LM_DIR_TO_MASTER, s);
+	return lm_seal(&sk, &h, (const uint8_t *)"data", 4, pkt, len);
+}
+
+/* Feeds one packet (a copy, as opening decrypts in place); true if
+ * taken. */
+static bool feed(struct lm_peer *p, struct lm_stats *st, double now,
+		 const uint8_t *pkt, int len)
+{
+	uint8_t copy[128], *payload;
+	struct lm_hdr h;
+	bool fresh;
+
+	memcpy(copy, pkt, len);
+	if (lm_peer_open(p, psk, LM_DIR_TO_MASTER, now, copy, len, &h,
+			 &payload, &fresh, st) < 0)
+		return false;
+	lm_peer_commit(p, &h, fresh, now);
+	return true;
+}
+
+/* The review's attack: after a restart and a quiet spell, recorded
+ * packets of the old session and then of the live one must not be taken
+ * again. */
+START_TEST(session_no_replay_across_switches)
+{
+	const uint64_t s1 = 100ULL << 20, s2 = 200ULL << 20;
+	uint8_t old[128], live[10][128];
+	struct lm_stats st = { 0 };
+	struct lm_peer p;
+	int n1, n2 = 0;
+
+	lm_peer_init(&p);
+	n1 = slave_pkt(old, sizeof(old), s1, 0);
+	ck_assert(feed(&p, &st, 0, old, n1));
+	for (int i = 0; i < 10; i++) {
+		n2 = slave_pkt(live[i], sizeof(live[i]), s2, i);
+		ck_assert(feed(&p, &st, 1, live[i], n2));
+	}
+	for (int round = 0; round < 3; round++) {
+		double now = 10 + round * 10;	/* quiet for > 3 s */
+
+		ck_assert(!feed(&p, &st, now, old, n1));
+		for (int i = 0; i < 10; i++)
+			ck_assert(!feed(&p, &st, now, live[i], n2));
+	}
+	ck_assert_uint_eq(p.cur.session, s2);
+	ck_assert_uint_gt(st.stale_session + st.replay, 0);
+}
+END_TEST
+
+START_TEST(session_rules)
+{
+	const uint64_t s1 = 100ULL << 20, s2 = 200ULL << 20,
+		       s0 = 50ULL << 20;
+	struct lm_stats st = { 0 };
+	uint8_t pkt[128];
+	struct lm_peer p;
+	int n;
+
+	lm_peer_init(&p);
+	n = slave_pkt(pkt, sizeof(pkt), s1, 7);
+	ck_assert(feed(&p, &st, 0, pkt, n));
+	/* a newer session (restart) is taken at once */
+	n = slave_pkt(pkt, sizeof(pkt), s2, 0);
+	ck_assert(feed(&p, &st, 0.5, pkt, n));
+	/* an older, never-seen one (clock stepped back) only after 3 s of
+	 * silence */
+	n = slave_pkt(pkt, sizeof(pkt), s0, 0);
+	ck_assert(!feed(&p, &st, 2.0, pkt, n));
+	ck_assert_int_eq(st.stale_session, 1);
+	ck_assert(feed(&p, &st, 0.5 + LM_SESSION_IDLE + 0.1, pkt, n));
+	ck_assert_uint_eq(p.cur.session, s0);
+	/* the retired s1 and s2 never come back, however quiet it gets */
+	n = slave_pkt(pkt, sizeof(pkt), s2, 5);
+	ck_assert(!feed(&p, &st, 100, pkt, n));
+	n = slave_pkt(pkt, sizeof(pkt), s1, 8);
+	ck_assert(!feed(&p, &st, 200, pkt, n));
+	/* a forged packet of an unknown session changes nothing */
+	n = slave_pkt(pkt, sizeof(pkt), s2 + 1, 0);
+	pkt[n - 1] ^= 1;
+	ck_assert(!feed(&p, &st, 300, pkt, n));
+	ck_assert_uint_eq(p.cur.session, s0);
+	ck_assert_int_eq(st.auth_fail, 1);
 }
 END_TEST
 
@@ -465,6 +577,8 @@ START_TEST(master_dual_stack)
 	c.addr_len = sizeof(v4);
 	ck_assert_int_eq(lm_new(&s4, loop, &c), 0);
 	ck_assert_int_eq(lm_link_add_udp(s4, 1, "v4", NULL, NULL, 0), 0);
+	/* session ids count milliseconds: make s6's newer than s4's */
+	usleep(3000);
 	c.ctx = &g6;
 	memcpy(&c.addr, &v6, sizeof(v6));
 	c.addr_len = sizeof(v6);
@@ -491,6 +605,63 @@ START_TEST(master_dual_stack)
 }
 END_TEST
 
+/* A master on ":PORT" answers from the address the slave sent to, not
+ * whichever one routing would pick (127.0.0.2 here, routing says
+ * 127.0.0.1); the slave's connected socket takes nothing else. */
+static void reply_from_dialled_address(bool dual_stack)
+{
+	struct sockaddr_in6 any6 = { .sin6_family = AF_INET6,
+				     .sin6_addr = IN6ADDR_ANY_INIT };
+	struct sockaddr_in any4 = { .sin_family = AF_INET };
+	struct sockaddr_in dialled = { .sin_family = AF_INET };
+	struct lm_cfg c = { .ops = &got_ops };
+	struct lm *m, *sl;
+	struct got g = { 0 };
+
+	loop = ev_loop_new(EVFLAG_AUTO);
+	memset(&mgot, 0, sizeof(mgot));
+	any6.sin6_port = any4.sin_port = dialled.sin_port = htons(free_port());
+	dialled.sin_addr.s_addr = htonl(0x7f000002);
+	memcpy(c.key, psk, 32);
+	c.master = true;
+	c.ctx = &mgot;
+	if (dual_stack) {
+		memcpy(&c.addr, &any6, sizeof(any6));
+		c.addr_len = sizeof(any6);
+	} else {
+		memcpy(&c.addr, &any4, sizeof(any4));
+		c.addr_len = sizeof(any4);
+	}
+	ck_assert_int_eq(lm_new(&m, loop, &c), 0);
+	c.master = false;
+	c.ctx = &g;
+	memcpy(&c.addr, &dialled, sizeof(dialled));
+	c.addr_len = sizeof(dialled);
+	ck_assert_int_eq(lm_new(&sl, loop, &c), 0);
+	ck_assert_int_eq(lm_link_add_udp(sl, 1, "lo2", NULL, NULL, 0), 0);
+	ck_assert_int_eq(lm_send(sl, 1, 1, "ping", 4), 0);
+	run_until(&mgot.n, 1);
+	ck_assert_int_eq(mgot.n, 1);
+	ck_assert_int_eq(lm_send(m, 1, 1, "pong", 4), 0);
+	run_until(&g.n, 1);
+	ck_assert_int_eq(g.n, 1);
+	lm_free(sl);
+	lm_free(m);
+	ev_loop_destroy(loop);
+}
+
+START_TEST(master_replies_from_dialled_address_v6_socket)
+{
+	reply_from_dialled_address(true);
+}
+END_TEST
+
+START_TEST(master_replies_from_dialled_address_v4_socket)
+{
+	reply_from_dialled_address(false);
+}
+END_TEST
+
 static Suite *linkmap_suite(void)
 {
 	Suite *s = suite_create("linkmap");
@@ -510,7 +681,13 @@ static Suite *linkmap_suite(void)
 	tc = tcase_create("replay");
 	tcase_add_test(tc, replay_in_order_and_duplicates);
 	tcase_add_test(tc, replay_skew_window);
+	tcase_add_test(tc, replay_window_edge);
 	tcase_add_test(tc, replay_big_jump);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("sessions");
+	tcase_add_test(tc, session_no_replay_across_switches);
+	tcase_add_test(tc, session_rules);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("sockets");
@@ -523,6 +700,8 @@ static Suite *linkmap_suite(void)
 
 	tc = tcase_create("dual_stack");
 	tcase_add_test(tc, master_dual_stack);
+	tcase_add_test(tc, master_replies_from_dialled_address_v6_socket);
+	tcase_add_test(tc, master_replies_from_dialled_address_v4_socket);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -74,6 +74,8 @@ struct fake {
 	uint8_t last_ka[MUX_KEEPALIVE_LEN];
 	int per_link[8];
 	int fail_link;		/* this link's sends fail with -ENETDOWN */
+	int fail_all;		/* every send fails with this, if set */
+	int tries;
 	int delivered;
 	uint8_t delivered_data[64];
 };
@@ -87,6 +89,9 @@ static int fake_send(void *ctx, uint16_t link, uint8_t type, const void *buf,
 {
 	struct fake *f = ctx;
 
+	f->tries++;
+	if (f->fail_all)
+		return f->fail_all;
 	if (link == f->fail_link)
 		return -ENETDOWN;
 	if (f->nsent < SENT_MAX) {
@@ -330,6 +335,27 @@ START_TEST(master_learns_and_answers)
 }
 END_TEST
 
+/* The master's links share one socket: when it is full, one try is
+ * enough; the packet is not sealed again for every link. */
+START_TEST(master_full_socket_tried_once)
+{
+	keepalive_from_slave(1, "a", 1, 1);
+	keepalive_from_slave(2, "b", 1, 1);
+	keepalive_from_slave(3, "c", 1, 1);
+	fk.tries = 0;
+	fk.fail_all = -EAGAIN;
+	ck_assert_int_eq(mux_send(mux, "p", 1), -EAGAIN);
+	ck_assert_int_eq(fk.tries, 1);
+	/* a link-specific failure still moves the packet along */
+	fk.tries = 0;
+	fk.fail_all = 0;
+	fk.fail_link = 1;
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(mux_send(mux, "p", 1), 0);
+	ck_assert_int_eq(fk.per_link[1], 0);
+}
+END_TEST
+
 START_TEST(master_rejects_hostile_names)
 {
 	struct mux_link_stats st;
@@ -369,6 +395,7 @@ static Suite *mux_suite(void)
 	tcase_add_checked_fixture(tc, master_setup, mux_teardown);
 	tcase_add_test(tc, master_learns_and_answers);
 	tcase_add_test(tc, master_rejects_hostile_names);
+	tcase_add_test(tc, master_full_socket_tried_once);
 	suite_add_tcase(s, tc);
 	return s;
 }

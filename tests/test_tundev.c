@@ -66,6 +66,19 @@ static int ifreq_ioctl(const char *name, unsigned long req, struct ifreq *ifr)
 	return rc;
 }
 
+/* Like ifreq_ioctl, but for setters: ifr is filled in by the caller. */
+static int ifreq_set(const char *name, unsigned long req, struct ifreq *ifr)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int rc;
+
+	ck_assert_int_ge(fd, 0);
+	snprintf(ifr->ifr_name, sizeof(ifr->ifr_name), "%s", name);
+	rc = ioctl(fd, req, ifr);
+	close(fd);
+	return rc;
+}
+
 static int if_mtu(const char *name)
 {
 	struct ifreq ifr;
@@ -483,6 +496,46 @@ START_TEST(preexisting_kept)
 }
 END_TEST
 
+/* A pre-existing device that is up, MTU 1500, and already has the
+ * address braid is configured with: braid starts (the address counts as
+ * there), and on exit the device is up again with MTU 1500 and keeps that
+ * address, which was never braid's. */
+START_TEST(preexisting_state_restored)
+{
+	struct tun_addr a4 = parse("10.66.0.1/24");
+	struct sockaddr_in *sin;
+	struct ifreq ifr;
+	struct tun *t;
+
+	enter_netns();
+	make_persistent_tun("brpre1");
+	/* the admin's state: 10.66.0.1/24, MTU 1500, up */
+	memset(&ifr, 0, sizeof(ifr));
+	sin = (struct sockaddr_in *)&ifr.ifr_addr;
+	sin->sin_family = AF_INET;
+	sin->sin_addr = a4.v4;
+	ck_assert_int_eq(ifreq_set("brpre1", SIOCSIFADDR, &ifr), 0);
+	inet_pton(AF_INET, "255.255.255.0", &sin->sin_addr);
+	ck_assert_int_eq(ifreq_set("brpre1", SIOCSIFNETMASK, &ifr), 0);
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_mtu = 1500;
+	ck_assert_int_eq(ifreq_set("brpre1", SIOCSIFMTU, &ifr), 0);
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_UP;
+	ck_assert_int_eq(ifreq_set("brpre1", SIOCSIFFLAGS, &ifr), 0);
+
+	t = new_tun("brpre1");
+	ck_assert_int_eq(tun_addr_add(t, &a4), 0);
+	ck_assert_int_eq(tun_set_mtu(t, 1400), 0);
+	ck_assert_int_eq(if_mtu("brpre1"), 1400);
+	ck_assert_int_eq(tun_set_up(t, false), 0);
+	tun_free(t);
+	ck_assert_int_eq(if_mtu("brpre1"), 1500);
+	ck_assert_uint_ne(if_flags("brpre1") & IFF_UP, 0);
+	ck_assert_int_eq(if_addr_prefix("brpre1", &a4), 24);
+}
+END_TEST
+
 /* --- packets through the device --- */
 
 static uint16_t csum(const uint8_t *p, size_t n, uint32_t sum)
@@ -694,6 +747,7 @@ static Suite *tundev_suite(void)
 
 	tc = tcase_create("preexisting");
 	tcase_add_test(tc, preexisting_kept);
+	tcase_add_test(tc, preexisting_state_restored);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("packets");

@@ -18,6 +18,8 @@ struct tun {
 	char name[IFNAMSIZ];
 	unsigned ifindex;
 	bool preexisting;
+	unsigned orig_mtu;	/* a pre-existing device's, restored on free */
+	bool orig_up;
 	struct tun_nl nl;
 	struct tun_addr added[TUN_MAX_ADDRS];
 	size_t nadded;
@@ -58,6 +60,31 @@ int tun_addr_parse(struct tun_addr *a, const char *s)
 	return 0;
 }
 
+/* MTU and up flag of a device that was there before braid. */
+static int read_state(struct tun *t)
+{
+	struct ifreq ifr = { 0 };
+	int fd, err = 0;
+
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", t->name);
+	if (ioctl(fd, SIOCGIFMTU, &ifr) < 0) {
+		err = -errno;
+		goto out_close;
+	}
+	t->orig_mtu = (unsigned)ifr.ifr_mtu;
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0) {
+		err = -errno;
+		goto out_close;
+	}
+	t->orig_up = ifr.ifr_flags & IFF_UP;
+out_close:
+	close(fd);
+	return err;
+}
+
 int tun_new(struct tun **out, const char *name)
 {
 	struct ifreq ifr = { .ifr_flags = IFF_TUN | IFF_NO_PI };
@@ -86,6 +113,11 @@ int tun_new(struct tun **out, const char *name)
 		err = -errno;
 		goto out_close_fd;
 	}
+	if (t->preexisting) {
+		err = read_state(t);
+		if (err < 0)
+			goto out_close_fd;
+	}
 	err = tun_nl_open(&t->nl);
 	if (err < 0)
 		goto out_close_fd;
@@ -104,12 +136,13 @@ void tun_free(struct tun *t)
 	if (!t)
 		return;
 	/* A device braid created vanishes with its fd, addresses and routes
-	 * included; one that was there before is taken down and loses the
-	 * addresses braid added (its MTU stays as braid set it). */
+	 * included; one that was there before loses the addresses braid
+	 * added and gets its MTU and up/down state back. */
 	if (t->preexisting) {
 		for (size_t i = t->nadded; i-- > 0;)
 			tun_nl_addr(&t->nl, t->ifindex, &t->added[i], false);
-		tun_nl_link_set(&t->nl, t->ifindex, 0, IFF_UP, 0);
+		tun_nl_link_set(&t->nl, t->ifindex, t->orig_up ? IFF_UP : 0,
+				IFF_UP, t->orig_mtu);
 	}
 	tun_nl_close(&t->nl);
 	close(t->fd);
@@ -148,6 +181,10 @@ int tun_addr_add(struct tun *t, const struct tun_addr *a)
 	if (t->nadded >= TUN_MAX_ADDRS)
 		return -ENOSPC;
 	err = tun_nl_addr(&t->nl, t->ifindex, a, true);
+	/* on a device that was there before, the address may be too: it
+	 * stays, and stays when braid leaves */
+	if (err == -EEXIST && t->preexisting)
+		return 0;
 	if (err < 0)
 		return err;
 	t->added[t->nadded++] = *a;

@@ -25,7 +25,8 @@ struct tun;
  * kernel choose), non-blocking, without packet info headers. */
 int tun_new(struct tun **out, const char *name);
 /* Removes what braid configured and the device, unless it existed before
- * braid started; then it is only taken down and its addresses removed. */
+ * braid started; then braid's addresses are removed and its MTU and
+ * up/down state restored. */
 void tun_free(struct tun *t);
 
 int tun_fd(const struct tun *t);

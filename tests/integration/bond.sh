@@ -166,14 +166,33 @@ if br_log_has "${BR_LOG[master]}" '\(id [0-9]+\) down'; then
 	echo "   master: $(grep -Eo 'link .* \(id [0-9]+\) down.*' "${BR_LOG[master]}" | tail -n 1)"
 fi
 
-# Informational: does link a come back when u1 does?
+# Link a must come back by itself when u1 does.
 ip -n "$BR_NS_SLAVE" link set dev u1 up
 br_wait_for 3 br_uplink_routes 1 2>/dev/null || true
-if br_wait_link slave a up 10 2; then
-	echo "   u1 back up: link a rejoined"
-else
-	echo "   note: link a did not come back within 10 s of u1 returning"
-fi
+br_wait_link slave a up 10 2 ||
+	br_fail "link a did not come back within 10 s of u1 returning"
+echo "   u1 back up: link a rejoined"
+
+# --- 3b: the uplink's address changes (DHCP renewal, modem reconnect) ---------
+echo
+echo "== 3b. u1 renumbered 198.18.1.2 -> 198.18.1.3 while braid runs"
+ups=$(br_log_count "${BR_LOG[slave]}" 'link a \(id [0-9]+\) up')
+downs=$(br_log_count "${BR_LOG[slave]}" 'link a \(id [0-9]+\) down')
+ip -n "$BR_NS_SLAVE" addr del 198.18.1.2/24 dev u1
+ip -n "$BR_NS_SLAVE" addr add 198.18.1.3/24 dev u1
+ip -n "$BR_NS_SLAVE" route replace 198.18.0.0/24 via 198.18.1.1 dev u1 metric 100
+t0=$EPOCHREALTIME
+br_wait_for 15 eval '(($(br_log_count "${BR_LOG[slave]}" "link a \(id [0-9]+\) up") > ups))' ||
+	br_fail "link a not back 15 s after u1 changed address (no restart allowed)"
+t1=$EPOCHREALTIME
+br_usr1 master
+[[ $(br_stat master a peer) == 198.18.1.3:* ]] ||
+	br_fail "master did not follow link a to 198.18.1.3 (peer=$(br_stat master a peer))"
+awk -v a="$t0" -v b="$t1" -v d="$(($(br_log_count "${BR_LOG[slave]}" 'link a \(id [0-9]+\) down') - downs))" \
+	'BEGIN { printf "   link a back up %.1f s after the change (%d down event(s)); master followed it\n", b - a, d }'
+echo "   master: link a now at $(br_stat master a peer)"
+(($(br_ping "$BR_NS_SLAVE" "$BR_SRV_IP" 3) > 0)) ||
+	br_fail "no ping through the tunnel after the renumbering"
 
 # --- 4: clean shutdown ----------------------------------------------------------
 echo

@@ -371,7 +371,7 @@ br_usr1()
 br_stat()
 {
 	grep -o "stats link=$2 .*" "${BR_LOG[$1]}" | tail -n 1 |
-		grep -o " $3=[0-9]*" | cut -d= -f2 || true
+		grep -o " $3=[^ ]*" | cut -d= -f2 || true
 }
 
 br_total()
