@@ -122,4 +122,161 @@ int lm_socks_udp_encode(uint8_t *buf, size_t len, const struct sockaddr *dst);
 int lm_socks_udp_decode(const uint8_t *buf, size_t len,
 			struct sockaddr_storage *src, socklen_t *srclen);
 
+/* ---- shared by linkmap's own files ---- */
+
+#include <net/if.h>
+#include <netinet/in.h>
+
+#include "log.h"
+
+#define LM_BATCH 32
+#define LM_HEADROOM 32		/* in front of a sealed packet: SOCKS/stream */
+#define LM_CTL_LEN (CMSG_SPACE(sizeof(struct in6_pktinfo)) + \
+		    CMSG_SPACE(sizeof(struct in_pktinfo)))
+#define LM_MAX_STREAMS 64
+#define LM_STREAM_RBUF (64 * 1024)
+#define LM_STREAM_UNSENT_MAX (16 * 1024)	/* drop, don't queue, past this */
+
+/* The master's own address a link's packets were sent to. */
+union lm_local {
+	struct in_addr v4;
+	struct in6_addr v6;
+};
+
+/* A TCP stream of length-prefixed packets: a slave's CONNECT link, or
+ * one the master accepted. */
+struct lm_stream {
+	struct lm *lm;
+	struct lm_link *owner;		/* slave: its link; master: NULL */
+	int fd;
+	bool broken;			/* a send failed: torn down from rx */
+	ev_io rx, tx;
+	ev_timer idle;			/* master: closes a silent stream */
+	ev_tstamp last_rx;		/* last authenticated frame */
+	struct sockaddr_storage peer;
+	socklen_t peer_len;
+	size_t rlen;
+	size_t wlen, woff;		/* rest of a partly written frame */
+	uint8_t wbuf[2 + LM_BUF_LEN];
+	uint8_t rbuf[LM_STREAM_RBUF];
+};
+
+enum lm_px_state {
+	PX_IDLE,		/* waiting to (re)try */
+	PX_CONNECTING,		/* TCP connect to the proxy */
+	PX_GREETING,		/* method selection sent */
+	PX_AUTH,		/* username/password sent */
+	PX_REQUEST,		/* UDP ASSOCIATE or CONNECT sent */
+	PX_READY,
+};
+
+/* The SOCKS5 side of a link. */
+struct lm_proxy {
+	struct lm_link *owner;
+	enum lm_px_state state;
+	bool udp;			/* UDP ASSOCIATE now (else CONNECT) */
+	bool fallback;			/* may turn from UDP to CONNECT */
+	int fd;				/* TCP to the proxy */
+	ev_io io;
+	ev_timer timer;			/* handshake deadline, retry, UDP check */
+	double backoff;
+	ev_tstamp ready_at;
+	struct sockaddr_storage addr, relay;
+	socklen_t addr_len, relay_len;
+	char addr_str[64];
+	char user[256], pass[256];
+	uint8_t buf[LM_SOCKS_MAX_REPLY];
+	size_t len;
+	struct log_rl rl;
+};
+
+struct lm_link {
+	uint16_t id;
+	bool used;
+	bool on_stream;			/* last reported transport */
+	char name[32];
+	struct lm *lm;
+	enum lm_link_type type;
+	ev_tstamp last_rx;		/* last authenticated packet */
+	/* slave: the UDP socket (direct, or to the SOCKS relay) */
+	int fd;
+	ev_io rx;
+	char ifname[IFNAMSIZ];
+	struct sockaddr_storage bind;
+	socklen_t bind_len;
+	ev_tstamp last_open;
+	struct log_rl open_rl, send_rl;
+	struct lm_proxy *px;		/* slave SOCKS links */
+	struct lm_stream *stream;	/* slave: CONNECT stream; master: the
+					 * stream the link was last heard on */
+	/* master: where the link was last heard from, and on which address */
+	struct sockaddr_storage peer;
+	socklen_t peer_len;
+	union lm_local local;
+	bool has_local;
+	struct log_rl move_rl;
+	struct lm_link_stats st;
+};
+
+struct lm {
+	struct ev_loop *loop;
+	struct lm_cfg cfg;
+	int fd;				/* master: the UDP socket */
+	ev_io rx;
+	int tcp_fd;			/* master: the TCP listener */
+	ev_io accept_io;
+	struct lm_stream *streams[LM_MAX_STREAMS];
+	struct lm_session_key tx;
+	uint64_t tx_counter;
+	struct lm_peer peer;
+	struct lm_stats st;
+	struct lm_link links[LM_MAX_LINKS];
+	struct log_rl rx_rl, slot_rl, tcp_rl;
+	uint8_t txbuf[LM_HEADROOM + LM_BUF_LEN];
+	uint8_t rxbuf[LM_BATCH][LM_BUF_LEN];
+	struct sockaddr_storage rxaddr[LM_BATCH];
+	uint8_t rxctl[LM_BATCH][LM_CTL_LEN];
+	struct mmsghdr rxmsg[LM_BATCH];
+	struct iovec rxiov[LM_BATCH];
+};
+
+/* linkmap.c */
+/* One datagram or frame from the network. via_link: the slave link whose
+ * socket it came on; via_stream: the stream it came on; local: the
+ * master's address it was sent to (NULL if unknown). */
+void lm_packet_in(struct lm *lm, struct lm_link *via_link,
+		  struct lm_stream *via_stream, uint8_t *pkt, size_t len,
+		  const struct sockaddr_storage *from, socklen_t fromlen,
+		  const union lm_local *local);
+struct lm_link *lm_link_find(struct lm *lm, uint16_t id);
+void lm_set_transport(struct lm_link *l, bool stream);
+
+/* udp.c */
+void lm_sock_tune(int fd, int family);
+int lm_udp_master_open(struct lm *lm);
+int lm_udp_link_open(struct lm_link *l);
+void lm_udp_link_close(struct lm_link *l);
+int lm_udp_xmit(struct lm *lm, struct lm_link *l, uint8_t *pkt, size_t len);
+int lm_bind_link_socket(struct lm_link *l, int fd);
+
+/* stream.c */
+int lm_tcp_listen(struct lm *lm);
+void lm_tcp_close_all(struct lm *lm);
+struct lm_stream *lm_stream_new(struct lm *lm, struct lm_link *owner);
+void lm_stream_attach(struct lm_stream *s, int fd, const uint8_t *pre,
+		      size_t prelen);
+void lm_stream_close(struct lm_stream *s);
+bool lm_stream_open(const struct lm_stream *s);
+/* pkt has at least 2 bytes of headroom in front of it. */
+int lm_stream_send(struct lm_stream *s, uint8_t *pkt, size_t len);
+
+/* proxy.c */
+int lm_proxy_new(struct lm_link *l, const struct lm_link_cfg *c);
+void lm_proxy_free(struct lm_link *l);
+void lm_proxy_reset(struct lm_link *l, const char *why);
+void lm_proxy_heard(struct lm_link *l);
+void lm_proxy_stream_lost(struct lm_link *l);
+/* Sends on the relay or the CONNECT stream; pkt has LM_HEADROOM. */
+int lm_proxy_xmit(struct lm_link *l, uint8_t *pkt, size_t len);
+
 #endif

@@ -22,6 +22,29 @@ struct lm_ops {
 	/* An authenticated, fresh packet arrived on link_id. */
 	void (*recv)(void *ctx, uint16_t link_id, uint8_t type,
 		     uint8_t *payload, size_t len);
+	/* Optional: link_id now runs over a TCP stream (true) or UDP. */
+	void (*transport)(void *ctx, uint16_t link_id, bool stream);
+};
+
+enum lm_link_type {
+	LM_LINK_UDP,		/* direct UDP */
+	LM_LINK_SOCKS5,		/* UDP through a SOCKS5 relay (UDP ASSOCIATE) */
+	LM_LINK_SOCKS5_TCP,	/* a stream through a SOCKS5 CONNECT */
+};
+
+/* A slave link. Strings are copied. */
+struct lm_link_cfg {
+	uint16_t id;
+	const char *name;
+	enum lm_link_type type;
+	const char *ifname;		/* SO_BINDTODEVICE, or NULL */
+	const struct sockaddr *bind;	/* source address, or NULL */
+	socklen_t bind_len;
+	/* SOCKS5 links */
+	const struct sockaddr *proxy;
+	socklen_t proxy_len;
+	const char *username, *password;	/* NULL: no auth */
+	bool fallback;		/* socks5: turn to CONNECT if UDP fails */
 };
 
 struct lm_cfg {
@@ -50,23 +73,27 @@ struct lm_stats {
 	uint64_t malformed;		/* bad header, version or length */
 	uint64_t stale_session;		/* authentic but an old session */
 	uint64_t no_slot;		/* master: link table full */
+	uint64_t streams_refused;	/* master: too many TCP streams */
+	uint64_t streams_dropped;	/* master: closed, bad or idle */
 };
 
 int lm_new(struct lm **out, struct ev_loop *loop, const struct lm_cfg *c);
 void lm_free(struct lm *lm);
 
-/* Slave: a UDP link leaving through ifname (SO_BINDTODEVICE) and/or from
- * the source address bind; either may be NULL. The socket is (re)opened
- * on demand, so a missing interface is retried, not fatal. */
-int lm_link_add_udp(struct lm *lm, uint16_t id, const char *name,
-		    const char *ifname, const struct sockaddr *bind,
-		    socklen_t bind_len);
+/* Slave: adds a link. Sockets are (re)opened on demand and proxies
+ * re-negotiated with backoff, so a missing interface or an unreachable
+ * proxy is retried, not fatal. */
+int lm_link_add(struct lm *lm, const struct lm_link_cfg *c);
 
 /* Slave: the link went silent; start its transport afresh (a new UDP
- * socket, so a new source port past a NAT that forgot the old one). */
+ * socket, so a new source port past a NAT that forgot the old one; a new
+ * association or stream through a proxy). */
 int lm_link_reset(struct lm *lm, uint16_t id);
 
-/* Seals payload as a packet of the given type and sends it on link id. */
+/* Seals payload as a packet of the given type and sends it on link id.
+ * -EAGAIN: this link is backed up (try another); -ENOBUFS: the master's
+ * shared socket is full (no link would do better); -ENOTCONN: the link
+ * has no transport yet. */
 int lm_send(struct lm *lm, uint16_t id, uint8_t type, const void *payload,
 	    size_t len);
 

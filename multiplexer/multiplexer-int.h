@@ -12,6 +12,7 @@ struct mux_wrr {
 	unsigned weight;
 	long credit;
 	bool eligible;
+	bool stream;	/* a TCP stream: loses ties to a UDP link */
 };
 
 int mux_wrr_pick(struct mux_wrr *w, size_t n);

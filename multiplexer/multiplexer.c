@@ -38,7 +38,9 @@ int mux_wrr_pick(struct mux_wrr *w, size_t n)
 			continue;
 		w[i].credit += w[i].weight;
 		total += w[i].weight;
-		if (best < 0 || w[i].credit > w[best].credit)
+		if (best < 0 || w[i].credit > w[best].credit ||
+		    (w[i].credit == w[best].credit && w[best].stream &&
+		     !w[i].stream))
 			best = (int)i;
 	}
 	if (best >= 0)
@@ -155,6 +157,16 @@ int mux_link_add(struct mux *m, uint16_t id, const char *name,
 	return 0;
 }
 
+void mux_link_set_stream(struct mux *m, uint16_t id, bool stream)
+{
+	struct mux_link *l = link_find(m, id);
+
+	if (!l)
+		return;
+	l->st.stream = stream;
+	m->wrr[link_index(m, l)].stream = stream;
+}
+
 int mux_send(struct mux *m, const void *pkt, size_t len)
 {
 	int tried[MUX_MAX_LINKS], ntried = 0, err = -ENETUNREACH;
@@ -175,8 +187,8 @@ int mux_send(struct mux *m, const void *pkt, size_t len)
 			break;
 		}
 		l->st.send_fail++;
-		/* the master's links share one socket: full is full */
-		if (m->cfg.master && (err == -EAGAIN || err == -ENOBUFS))
+		/* the master's UDP links share one socket: full is full */
+		if (err == -ENOBUFS)
 			break;
 		m->wrr[i].eligible = false;
 		tried[ntried++] = i;

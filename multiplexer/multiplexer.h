@@ -40,6 +40,7 @@ struct mux_cfg {
 struct mux_link_stats {
 	char name[MUX_NAME_LEN];
 	bool up;
+	bool stream;		/* runs over a TCP stream */
 	unsigned weight;
 	double rtt;		/* seconds, last keepalive round trip; 0 = none */
 	uint64_t data_tx, data_rx;	/* data packets scheduled / delivered */
@@ -60,6 +61,10 @@ void mux_free(struct mux *m);
  * their first keepalive is answered. */
 int mux_link_add(struct mux *m, uint16_t id, const char *name,
 		 unsigned weight);
+
+/* The link now runs over a TCP stream (or UDP again). A stream link is
+ * never preferred over a UDP link of the same weight. */
+void mux_link_set_stream(struct mux *m, uint16_t id, bool stream);
 
 /* Sends one packet from the TUN on the next link in the rotation. */
 int mux_send(struct mux *m, const void *pkt, size_t len);

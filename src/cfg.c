@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "cfg.h"
+#include "log.h"
 
 #define DEFAULT_TUN "braid0"
 #define DEFAULT_MTU 1400
@@ -278,20 +279,94 @@ static int load_tun(struct ctx *x, const config_setting_t *root,
 	return 0;
 }
 
+/* proxy, username, password and fallback of a socks5/socks5-tcp link. */
+static int load_socks(struct ctx *x, const config_setting_t *s,
+		      struct cfg_link *l)
+{
+	const config_setting_t *fb = config_setting_get_member(s, "fallback");
+	const char *proxy, *user, *pass;
+	char why[CFG_ERR_LEN];
+
+	if (get_string(x, s, "proxy", &proxy) < 0 ||
+	    get_string(x, s, "username", &user) < 0 ||
+	    get_string(x, s, "password", &pass) < 0)
+		return -1;
+	if (!proxy)
+		return missing(x, s, "proxy", "missing: proxy = \"HOST:PORT\" "
+			       "of the SOCKS5 server");
+	if (cfg_addr_hostport(proxy, &l->proxy, &l->proxy_len, why,
+			      sizeof(why)) < 0)
+		return fail(x, config_setting_get_member(s, "proxy"), "%s",
+			    why);
+	if (!user != !pass)
+		return fail(x, config_setting_get_member(s, user ? "username" :
+							 "password"),
+			    "give both username and password, or neither");
+	if (user && (!*user || strlen(user) > 255))
+		return fail(x, config_setting_get_member(s, "username"),
+			    "1-255 characters (RFC 1929)");
+	if (pass && (!*pass || strlen(pass) > 255))
+		return fail(x, config_setting_get_member(s, "password"),
+			    "1-255 characters (RFC 1929)");
+	snprintf(l->username, sizeof(l->username), "%s", user ? user : "");
+	snprintf(l->password, sizeof(l->password), "%s", pass ? pass : "");
+	l->fallback = true;
+	if (fb) {
+		if (config_setting_type(fb) != CONFIG_TYPE_BOOL)
+			return fail(x, fb, "must be true or false");
+		if (l->type != CFG_LINK_SOCKS5)
+			return fail(x, fb, "only for type = \"socks5\"");
+		l->fallback = config_setting_get_bool(fb);
+	}
+	return 0;
+}
+
+static int load_type(struct ctx *x, const config_setting_t *s,
+		     struct cfg_link *l)
+{
+	static const char *const udp_only[] = { "proxy", "username",
+						"password", "fallback" };
+	const char *type;
+
+	if (get_string(x, s, "type", &type) < 0)
+		return -1;
+	if (!type)
+		return missing(x, s, "type", "missing: type = \"udp\", "
+			       "\"socks5\" or \"socks5-tcp\"");
+	if (!strcmp(type, "udp"))
+		l->type = CFG_LINK_UDP;
+	else if (!strcmp(type, "socks5"))
+		l->type = CFG_LINK_SOCKS5;
+	else if (!strcmp(type, "socks5-tcp"))
+		l->type = CFG_LINK_SOCKS5_TCP;
+	else
+		return fail(x, config_setting_get_member(s, "type"),
+			    "must be \"udp\", \"socks5\" or \"socks5-tcp\"");
+	if (l->type != CFG_LINK_UDP)
+		return load_socks(x, s, l);
+	for (size_t i = 0; i < ARRAY_SIZE(udp_only); i++)
+		if (config_setting_get_member(s, udp_only[i]))
+			return fail(x, config_setting_get_member(s,
+								 udp_only[i]),
+				    "only for socks5 and socks5-tcp links");
+	return 0;
+}
+
 static int load_link(struct ctx *x, const config_setting_t *s, int idx,
 		     struct cfg *c)
 {
 	static const char *const known[] = { "name", "type", "id", "weight",
-					     "interface", "bind", NULL };
+					     "interface", "bind", "proxy",
+					     "username", "password",
+					     "fallback", NULL };
 	struct cfg_link *l = &c->links[idx];
-	const char *name, *type, *ifname, *bind;
+	const char *name, *ifname, *bind;
 	double id = idx + 1, weight = 1;
 
 	if (!config_setting_is_group(s))
 		return fail(x, s, "each link is a group { name = ...; ... }");
 	if (check_known(x, s, known) < 0 ||
 	    get_string(x, s, "name", &name) < 0 ||
-	    get_string(x, s, "type", &type) < 0 ||
 	    get_string(x, s, "interface", &ifname) < 0 ||
 	    get_string(x, s, "bind", &bind) < 0 ||
 	    get_number(x, s, "id", 1, 65535, &id) < 0 ||
@@ -304,14 +379,9 @@ static int load_link(struct ctx *x, const config_setting_t *s, int idx,
 		if (*p < 0x21 || *p > 0x7e)
 			return fail(x, config_setting_get_member(s, "name"),
 				    "use printable ASCII without spaces");
-	if (!type)
-		return missing(x, s, "type", "missing: type = \"udp\"");
-	if (strcmp(type, "udp") != 0)
-		return fail(x, config_setting_get_member(s, "type"),
-			    "must be \"udp\" (socks5 links are not "
-			    "supported by this version)");
+	if (load_type(x, s, l) < 0)
+		return -1;
 	snprintf(l->name, sizeof(l->name), "%s", name);
-	l->type = CFG_LINK_UDP;
 	l->id = (uint16_t)id;
 	l->weight = (unsigned)weight;
 	if (id != (uint16_t)id || weight != (unsigned)weight)
@@ -330,9 +400,15 @@ static int load_link(struct ctx *x, const config_setting_t *s, int idx,
 		if (cfg_addr_ip(bind, &l->bind, &l->bind_len) < 0)
 			return fail(x, b, "'%s' is not an IPv4 or IPv6 address",
 				    bind);
-		if (l->bind.ss_family != c->addr.ss_family)
+		/* a socks link's sockets go to the proxy, not the master */
+		if (l->type == CFG_LINK_UDP &&
+		    l->bind.ss_family != c->addr.ss_family)
 			return fail(x, b, "address family differs from the "
 				    "master's address (%s)", c->addr_str);
+		if (l->type != CFG_LINK_UDP &&
+		    l->bind.ss_family != l->proxy.ss_family)
+			return fail(x, b, "address family differs from the "
+				    "proxy's address");
 	}
 	for (int i = 0; i < idx; i++) {
 		if (!strcmp(c->links[i].name, l->name))

@@ -15,7 +15,7 @@
 #define CFG_NAME_LEN 32
 #define CFG_ERR_LEN 512
 
-enum cfg_link_type { CFG_LINK_UDP };
+enum cfg_link_type { CFG_LINK_UDP, CFG_LINK_SOCKS5, CFG_LINK_SOCKS5_TCP };
 
 struct cfg_link {
 	char name[CFG_NAME_LEN];
@@ -25,6 +25,11 @@ struct cfg_link {
 	char ifname[IFNAMSIZ];		/* "" = any interface */
 	struct sockaddr_storage bind;	/* bind_len 0 = any source */
 	socklen_t bind_len;
+	/* socks5 and socks5-tcp */
+	struct sockaddr_storage proxy;
+	socklen_t proxy_len;
+	char username[256], password[256];	/* "" = no auth */
+	bool fallback;			/* socks5: CONNECT if UDP fails */
 };
 
 struct cfg {

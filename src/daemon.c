@@ -125,6 +125,13 @@ static void mux_state_cb(void *ctx, uint16_t link_id, bool up)
 		lm_link_reset(d->lm, link_id);
 }
 
+static void lm_transport_cb(void *ctx, uint16_t link_id, bool stream)
+{
+	struct daemon *d = ctx;
+
+	mux_link_set_stream(d->mux, link_id, stream);
+}
+
 static void lm_recv_cb(void *ctx, uint16_t link_id, uint8_t type,
 		       uint8_t *payload, size_t len)
 {
@@ -141,6 +148,7 @@ static const struct mux_ops mux_ops = {
 
 static const struct lm_ops lm_ops = {
 	.recv = lm_recv_cb,
+	.transport = lm_transport_cb,
 };
 
 static void stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
@@ -217,10 +225,21 @@ static int setup_links(struct daemon *d)
 	for (size_t i = 0; i < c->nlinks; i++) {
 		const struct cfg_link *l = &c->links[i];
 
-		err = lm_link_add_udp(d->lm, l->id, l->name,
-				      l->ifname[0] ? l->ifname : NULL,
-				      l->bind_len ? (void *)&l->bind : NULL,
-				      l->bind_len);
+		struct lm_link_cfg lc = {
+			.id = l->id, .name = l->name,
+			.type = l->type == CFG_LINK_SOCKS5 ? LM_LINK_SOCKS5 :
+				l->type == CFG_LINK_SOCKS5_TCP ?
+				LM_LINK_SOCKS5_TCP : LM_LINK_UDP,
+			.ifname = l->ifname[0] ? l->ifname : NULL,
+			.bind = l->bind_len ? (void *)&l->bind : NULL,
+			.bind_len = l->bind_len,
+			.proxy = (void *)&l->proxy, .proxy_len = l->proxy_len,
+			.username = l->username[0] ? l->username : NULL,
+			.password = l->password[0] ? l->password : NULL,
+			.fallback = l->fallback,
+		};
+
+		err = lm_link_add(d->lm, &lc);
 		if (err == 0)
 			err = mux_link_add(d->mux, l->id, l->name, l->weight);
 		if (err < 0) {
@@ -267,7 +286,11 @@ int daemon_run(struct cfg *c)
 		goto out_free;
 	if (setup_links(&d) < 0)
 		goto out_free;
-	sodium_memzero(c->key, sizeof(c->key));	/* linkmap holds it now */
+	/* linkmap holds the secrets now */
+	sodium_memzero(c->key, sizeof(c->key));
+	for (size_t i = 0; i < c->nlinks; i++)
+		sodium_memzero(c->links[i].password,
+			       sizeof(c->links[i].password));
 	watchers_start(&d);
 	log_info("braid %s %s on %s (%s), %zu link%s configured",
 		 BRAID_VERSION, c->master ? "master" : "slave",

@@ -616,9 +616,9 @@ START_TEST(err_link_fields)
 {
 	expect_err(load(HEAD_SLAVE "master = \"192.0.2.1:1\";\nlinks = (\n"
 			"  { name = \"a\"; type = \"udp\"; },\n"
-			"  { name = \"b\"; type = \"socks5\"; }\n"
+			"  { name = \"b\"; type = \"socks4\"; }\n"
 			");\n"),
-		   7, "links[1].type", "udp");
+		   7, "links[1].type", "socks5-tcp");
 	expect_err(load(HEAD_SLAVE "master = \"192.0.2.1:1\";\nlinks = (\n"
 			"  { name = \"a\"; type = \"udp\"; },\n"
 			"  { name = \"b\"; type = \"udp\"; weight = 0; }\n"
@@ -822,6 +822,64 @@ START_TEST(addr_ip)
 }
 END_TEST
 
+/* SOCKS5 links: proxy address, optional RFC 1929 credentials, fallback. */
+START_TEST(socks_links)
+{
+	const struct cfg_link *l;
+
+	load_ok(HEAD_SLAVE "master = \"192.0.2.1:5555\";\nlinks = (\n"
+		"  { name = \"p1\"; type = \"socks5\"; proxy = \"198.18.21.1:1080\"; },\n"
+		"  { name = \"p2\"; type = \"socks5\"; proxy = \"[fd00::1]:1080\";\n"
+		"    username = \"u\"; password = \"secret\"; fallback = false; },\n"
+		"  { name = \"p3\"; type = \"socks5-tcp\"; proxy = \"198.18.22.1:1080\";\n"
+		"    interface = \"wlan0\"; bind = \"198.18.22.2\"; }\n"
+		");\n");
+	ck_assert_int_eq(c.nlinks, 3);
+	l = &c.links[0];
+	ck_assert_int_eq(l->type, CFG_LINK_SOCKS5);
+	expect_in4(&l->proxy, l->proxy_len, "198.18.21.1", 1080);
+	ck_assert_str_eq(l->username, "");
+	ck_assert(l->fallback);
+	l = &c.links[1];
+	ck_assert_int_eq(l->proxy.ss_family, AF_INET6);
+	ck_assert_str_eq(l->username, "u");
+	ck_assert_str_eq(l->password, "secret");
+	ck_assert(!l->fallback);
+	l = &c.links[2];
+	ck_assert_int_eq(l->type, CFG_LINK_SOCKS5_TCP);
+	ck_assert_str_eq(l->ifname, "wlan0");
+	ck_assert_int_eq(l->bind.ss_family, AF_INET);
+}
+END_TEST
+
+START_TEST(socks_errors)
+{
+#define SOCKS_HEAD HEAD_SLAVE "master = \"192.0.2.1:5555\";\nlinks = (\n"
+	expect_err(load(SOCKS_HEAD "  { name = \"p\"; type = \"socks5\"; }\n);\n"),
+		   6, "links[0].proxy", "missing");
+	expect_err(load(SOCKS_HEAD "  { name = \"p\"; type = \"socks5\"; proxy = \"nope\"; }\n);\n"),
+		   6, "links[0].proxy", "host:port");
+	expect_err(load(SOCKS_HEAD "  { name = \"p\"; type = \"socks5\"; proxy = \"1.2.3.4:1\";\n"
+			"    username = \"u\"; }\n);\n"),
+		   7, "links[0].username", "both");
+	expect_err(load(SOCKS_HEAD "  { name = \"p\"; type = \"socks5\"; proxy = \"1.2.3.4:1\";\n"
+			"    username = \"\"; password = \"x\"; }\n);\n"),
+		   7, "links[0].username", "1-255");
+	expect_err(load(SOCKS_HEAD "  { name = \"p\"; type = \"socks5-tcp\"; proxy = \"1.2.3.4:1\";\n"
+			"    fallback = true; }\n);\n"),
+		   7, "links[0].fallback", "socks5");
+	expect_err(load(SOCKS_HEAD "  { name = \"p\"; type = \"socks5\"; proxy = \"1.2.3.4:1\";\n"
+			"    fallback = 1; }\n);\n"),
+		   7, "links[0].fallback", "true or false");
+	expect_err(load(SOCKS_HEAD "  { name = \"p\"; type = \"udp\"; proxy = \"1.2.3.4:1\"; }\n);\n"),
+		   6, "links[0].proxy", "only for socks5");
+	expect_err(load(SOCKS_HEAD "  { name = \"p\"; type = \"socks5\"; proxy = \"[fd00::1]:1\";\n"
+			"    bind = \"198.18.1.2\"; }\n);\n"),
+		   7, "links[0].bind", "proxy");
+#undef SOCKS_HEAD
+}
+END_TEST
+
 static Suite *cfg_suite(void)
 {
 	Suite *s = suite_create("cfg");
@@ -852,6 +910,8 @@ static Suite *cfg_suite(void)
 	tcase_add_test(tc, err_link_dup_name);
 	tcase_add_test(tc, err_link_dup_id);
 	tcase_add_test(tc, err_link_fields);
+	tcase_add_test(tc, socks_links);
+	tcase_add_test(tc, socks_errors);
 	tcase_add_test(tc, err_bind_family);
 	tcase_add_test(tc, err_hostport);
 	tcase_add_test(tc, err_keepalive);

@@ -352,6 +352,13 @@ static uint16_t free_port(void)
 	return ntohs(a.sin_port);
 }
 
+static int add_udp(struct lm *lm, uint16_t id, const char *name)
+{
+	struct lm_link_cfg c = { .id = id, .name = name };
+
+	return lm_link_add(lm, &c);
+}
+
 static void pair_setup(void)
 {
 	struct lm_cfg c = { .ops = &got_ops };
@@ -371,7 +378,7 @@ static void pair_setup(void)
 	c.master = false;
 	c.ctx = &sgot;
 	ck_assert_int_eq(lm_new(&slave, loop, &c), 0);
-	ck_assert_int_eq(lm_link_add_udp(slave, 3, "lo", NULL, NULL, 0), 0);
+	ck_assert_int_eq(add_udp(slave, 3, "lo"), 0);
 }
 
 static void pair_teardown(void)
@@ -576,14 +583,14 @@ START_TEST(master_dual_stack)
 	memcpy(&c.addr, &v4, sizeof(v4));
 	c.addr_len = sizeof(v4);
 	ck_assert_int_eq(lm_new(&s4, loop, &c), 0);
-	ck_assert_int_eq(lm_link_add_udp(s4, 1, "v4", NULL, NULL, 0), 0);
+	ck_assert_int_eq(add_udp(s4, 1, "v4"), 0);
 	/* session ids count milliseconds: make s6's newer than s4's */
 	usleep(3000);
 	c.ctx = &g6;
 	memcpy(&c.addr, &v6, sizeof(v6));
 	c.addr_len = sizeof(v6);
 	ck_assert_int_eq(lm_new(&s6, loop, &c), 0);
-	ck_assert_int_eq(lm_link_add_udp(s6, 2, "v6", NULL, NULL, 0), 0);
+	ck_assert_int_eq(add_udp(s6, 2, "v6"), 0);
 
 	ck_assert_int_eq(lm_send(s4, 1, 1, "four", 4), 0);
 	run_until(&mgot.n, 1);
@@ -638,7 +645,7 @@ static void reply_from_dialled_address(bool dual_stack)
 	memcpy(&c.addr, &dialled, sizeof(dialled));
 	c.addr_len = sizeof(dialled);
 	ck_assert_int_eq(lm_new(&sl, loop, &c), 0);
-	ck_assert_int_eq(lm_link_add_udp(sl, 1, "lo2", NULL, NULL, 0), 0);
+	ck_assert_int_eq(add_udp(sl, 1, "lo2"), 0);
 	ck_assert_int_eq(lm_send(sl, 1, 1, "ping", 4), 0);
 	run_until(&mgot.n, 1);
 	ck_assert_int_eq(mgot.n, 1);

@@ -48,6 +48,25 @@ START_TEST(wrr_smooth)
 }
 END_TEST
 
+/* Equal weights: the stream link gets no more than the UDP one, and the
+ * UDP link goes first. */
+START_TEST(wrr_stream_loses_ties)
+{
+	struct mux_wrr w[2] = {
+		{ .weight = 1, .eligible = true, .stream = true },
+		{ .weight = 1, .eligible = true },
+	};
+	int count[2] = { 0 };
+
+	ck_assert_int_eq(mux_wrr_pick(w, 2), 1);
+	count[1]++;
+	for (int i = 1; i < 1001; i++)
+		count[mux_wrr_pick(w, 2)]++;
+	ck_assert_int_le(count[0], count[1]);
+	ck_assert_int_ge(count[0], 500);
+}
+END_TEST
+
 START_TEST(wrr_eligibility)
 {
 	struct mux_wrr w[3] = {
@@ -343,9 +362,14 @@ START_TEST(master_full_socket_tried_once)
 	keepalive_from_slave(2, "b", 1, 1);
 	keepalive_from_slave(3, "c", 1, 1);
 	fk.tries = 0;
+	fk.fail_all = -ENOBUFS;
+	ck_assert_int_eq(mux_send(mux, "p", 1), -ENOBUFS);
+	ck_assert_int_eq(fk.tries, 1);
+	/* one link backed up (a stream): the next one is tried */
+	fk.tries = 0;
 	fk.fail_all = -EAGAIN;
 	ck_assert_int_eq(mux_send(mux, "p", 1), -EAGAIN);
-	ck_assert_int_eq(fk.tries, 1);
+	ck_assert_int_eq(fk.tries, 3);
 	/* a link-specific failure still moves the packet along */
 	fk.tries = 0;
 	fk.fail_all = 0;
@@ -379,6 +403,7 @@ static Suite *mux_suite(void)
 	tcase_add_test(tc, wrr_exact_shares);
 	tcase_add_test(tc, wrr_smooth);
 	tcase_add_test(tc, wrr_eligibility);
+	tcase_add_test(tc, wrr_stream_loses_ties);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("slave");
