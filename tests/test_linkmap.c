@@ -214,6 +214,186 @@ START_TEST(replay_big_jump)
 }
 END_TEST
 
+/* ---- SOCKS5 messages: every reply from a proxy may be hostile ---- */
+
+START_TEST(socks_greeting_and_auth)
+{
+	uint8_t buf[600];
+	int m, st;
+
+	ck_assert_int_eq(lm_socks_greeting(buf, sizeof(buf), false), 3);
+	ck_assert_mem_eq(buf, "\x05\x01\x00", 3);
+	ck_assert_int_eq(lm_socks_greeting(buf, sizeof(buf), true), 4);
+	ck_assert_mem_eq(buf, "\x05\x02\x00\x02", 4);
+	ck_assert_int_eq(lm_socks_greeting(buf, 3, true), -ENOBUFS);
+	ck_assert_int_eq(lm_socks_method_decode((uint8_t *)"\x05", 1, &m),
+			 -EAGAIN);
+	ck_assert_int_eq(lm_socks_method_decode((uint8_t *)"\x04\x00", 2, &m),
+			 -EPROTO);
+	ck_assert_int_eq(lm_socks_method_decode((uint8_t *)"\x05\xff", 2, &m),
+			 2);
+	ck_assert_int_eq(m, LM_SOCKS_AUTH_REFUSED);
+	ck_assert_int_eq(lm_socks_auth_encode(buf, sizeof(buf), "bob", "pw"),
+			 8);
+	ck_assert_mem_eq(buf, "\x01\x03" "bob" "\x02" "pw", 8);
+	ck_assert_int_eq(lm_socks_auth_encode(buf, sizeof(buf), "", "pw"),
+			 -EINVAL);
+	memset(buf + 300, 'x', 256);
+	buf[556] = 0;
+	ck_assert_int_eq(lm_socks_auth_encode(buf, 100, "u", (char *)buf + 300),
+			 -EINVAL);
+	ck_assert_int_eq(lm_socks_auth_encode(buf, 5, "bob", "pw"), -ENOBUFS);
+	ck_assert_int_eq(lm_socks_auth_decode((uint8_t *)"\x01", 1, &st),
+			 -EAGAIN);
+	ck_assert_int_eq(lm_socks_auth_decode((uint8_t *)"\x05\x00", 2, &st),
+			 -EPROTO);
+	ck_assert_int_eq(lm_socks_auth_decode((uint8_t *)"\x01\x01", 2, &st),
+			 2);
+	ck_assert_int_eq(st, 1);
+}
+END_TEST
+
+START_TEST(socks_request_encoding)
+{
+	struct sockaddr_in s4 = { .sin_family = AF_INET,
+				  .sin_port = htons(5555) };
+	struct sockaddr_in6 s6 = { .sin6_family = AF_INET6,
+				   .sin6_port = htons(443) };
+	uint8_t buf[64];
+
+	inet_pton(AF_INET, "198.18.0.2", &s4.sin_addr);
+	ck_assert_int_eq(lm_socks_request(buf, sizeof(buf), LM_SOCKS_CMD_CONNECT,
+					  (struct sockaddr *)&s4), 10);
+	ck_assert_mem_eq(buf, "\x05\x01\x00\x01\xc6\x12\x00\x02\x15\xb3", 10);
+	inet_pton(AF_INET6, "2001:db8::1", &s6.sin6_addr);
+	ck_assert_int_eq(lm_socks_request(buf, sizeof(buf), LM_SOCKS_CMD_UDP,
+					  (struct sockaddr *)&s6), 22);
+	ck_assert_mem_eq(buf, "\x05\x03\x00\x04\x20\x01\x0d\xb8", 8);
+	ck_assert_mem_eq(buf + 20, "\x01\xbb", 2);
+	ck_assert_int_eq(lm_socks_request(buf, 21, LM_SOCKS_CMD_UDP,
+					  (struct sockaddr *)&s6), -ENOBUFS);
+	/* a v4-mapped address goes out as IPv4 */
+	inet_pton(AF_INET6, "::ffff:198.18.0.2", &s6.sin6_addr);
+	ck_assert_int_eq(lm_socks_udp_encode(buf, sizeof(buf),
+					     (struct sockaddr *)&s6), 10);
+	ck_assert_mem_eq(buf, "\x00\x00\x00\x01\xc6\x12\x00\x02\x01\xbb", 10);
+}
+END_TEST
+
+/* Every prefix of a valid reply asks for more; never a crash, never a
+ * read past what was given. */
+START_TEST(socks_reply_truncated)
+{
+	static const uint8_t v4[] = { 5, 0, 0, 1, 198, 18, 21, 1, 0xdb, 0x18 };
+	static const uint8_t v6[] = { 5, 0, 0, 4, 0xfd, 0, 0, 0, 0, 0, 0, 0,
+				      0, 0, 0, 0, 0, 0, 0, 1, 4, 0x38 };
+	static const uint8_t nm[] = { 5, 0, 0, 3, 3, 'a', 'b', 'c', 0, 80 };
+	const struct { const uint8_t *p; size_t n; } all[] = {
+		{ v4, sizeof(v4) }, { v6, sizeof(v6) }, { nm, sizeof(nm) },
+	};
+	struct sockaddr_storage bnd;
+	socklen_t bl;
+	int rep;
+
+	for (size_t k = 0; k < ARRAY_SIZE(all); k++) {
+		for (size_t n = 0; n < all[k].n; n++) {
+			uint8_t *copy = malloc(n ? n : 1);
+
+			memcpy(copy, all[k].p, n);
+			ck_assert_int_eq(lm_socks_reply_decode(copy, n, &rep,
+							       &bnd, &bl),
+					 -EAGAIN);
+			free(copy);
+		}
+		ck_assert_int_eq(lm_socks_reply_decode(all[k].p, all[k].n,
+						       &rep, &bnd, &bl),
+				 (int)all[k].n);
+		ck_assert_int_eq(rep, 0);
+	}
+	lm_socks_reply_decode(v4, sizeof(v4), &rep, &bnd, &bl);
+	ck_assert_int_eq(bnd.ss_family, AF_INET);
+	ck_assert_int_eq(ntohs(((struct sockaddr_in *)&bnd)->sin_port), 0xdb18);
+	lm_socks_reply_decode(nm, sizeof(nm), &rep, &bnd, &bl);
+	ck_assert_int_eq(bnd.ss_family, AF_UNSPEC);
+}
+END_TEST
+
+START_TEST(socks_reply_malformed)
+{
+	struct sockaddr_storage bnd;
+	socklen_t bl;
+	int rep;
+
+	/* wrong version, reserved byte set, unknown address type, empty
+	 * name */
+	ck_assert_int_eq(lm_socks_reply_decode((uint8_t *)"\x04\x00\x00\x01",
+					       4, &rep, &bnd, &bl), -EPROTO);
+	ck_assert_int_eq(lm_socks_reply_decode((uint8_t *)"\x05\x00\x01\x01",
+					       4, &rep, &bnd, &bl), -EPROTO);
+	ck_assert_int_eq(lm_socks_reply_decode((uint8_t *)"\x05\x00\x00\x09",
+					       4, &rep, &bnd, &bl), -EPROTO);
+	ck_assert_int_eq(lm_socks_reply_decode((uint8_t *)"\x05\x00\x00\x03\x00",
+					       5, &rep, &bnd, &bl), -EPROTO);
+	/* an error reply still parses, and says what it means */
+	ck_assert_int_eq(lm_socks_reply_decode(
+		(uint8_t *)"\x05\x07\x00\x01\x00\x00\x00\x00\x00\x00", 10,
+		&rep, &bnd, &bl), 10);
+	ck_assert_int_eq(rep, 7);
+	ck_assert_str_eq(lm_socks_rep_str(rep), "command not supported");
+	ck_assert_str_eq(lm_socks_rep_str(1), "general SOCKS server failure");
+	ck_assert_str_eq(lm_socks_rep_str(200), "unknown reply code");
+	ck_assert_str_eq(lm_socks_rep_str(-1), "unknown reply code");
+}
+END_TEST
+
+START_TEST(socks_udp_header)
+{
+	struct sockaddr_storage src;
+	socklen_t sl;
+	uint8_t d[] = { 0, 0, 0, 1, 198, 18, 0, 2, 0x15, 0xb3, 'x' };
+
+	ck_assert_int_eq(lm_socks_udp_decode(d, sizeof(d), &src, &sl), 10);
+	ck_assert_int_eq(ntohs(((struct sockaddr_in *)&src)->sin_port), 5555);
+	for (size_t n = 0; n < 10; n++)
+		ck_assert_int_eq(lm_socks_udp_decode(d, n, &src, &sl), -EBADMSG);
+	d[2] = 1;	/* a fragment: dropped, braid never fragments */
+	ck_assert_int_eq(lm_socks_udp_decode(d, sizeof(d), &src, &sl), -EBADMSG);
+	d[2] = 0;
+	d[0] = 1;
+	ck_assert_int_eq(lm_socks_udp_decode(d, sizeof(d), &src, &sl), -EBADMSG);
+}
+END_TEST
+
+/* Random bytes of every short length: decoders return, in bounds (run
+ * under ASan this also proves no overread). */
+START_TEST(socks_random_input)
+{
+	struct sockaddr_storage a;
+	socklen_t al;
+	int v;
+
+	for (int i = 0; i < 200000; i++) {
+		size_t n = randombytes_uniform(40);
+		uint8_t *b = malloc(n ? n : 1);
+		int r;
+
+		randombytes_buf(b, n);
+		if (i & 1 && n > 3) {
+			b[0] = 5;
+			b[2] = 0;
+			b[3] = 1 + randombytes_uniform(4);
+		}
+		r = lm_socks_reply_decode(b, n, &v, &a, &al);
+		ck_assert(r == -EAGAIN || r == -EPROTO || (r > 0 && (size_t)r <= n));
+		r = lm_socks_udp_decode(b, n, &a, &al);
+		ck_assert(r == -EBADMSG || (r > 0 && (size_t)r <= n));
+		r = lm_socks_method_decode(b, n, &v);
+		ck_assert(r == -EAGAIN || r == -EPROTO || r == 2);
+		free(b);
+	}
+}
+END_TEST
+
 /* ---- sessions, without sockets ---- */
 
 /* A packet of session s, counter c, as the slave would send it. */
@@ -612,6 +792,238 @@ START_TEST(master_dual_stack)
 }
 END_TEST
 
+/* ---- a link through a scripted fake SOCKS5 proxy on loopback ---- */
+
+static int fake_lfd;
+static struct sockaddr_in fake_addr, dead_master;
+
+static void new_slave(void)
+{
+	struct lm_cfg c = { .ops = &got_ops, .ctx = &sgot };
+
+	memcpy(c.key, psk, 32);
+	memcpy(&c.addr, &dead_master, sizeof(dead_master));
+	c.addr_len = sizeof(dead_master);
+	ck_assert_int_eq(lm_new(&slave, loop, &c), 0);
+}
+
+static void fake_setup(void)
+{
+	socklen_t len = sizeof(fake_addr);
+
+	loop = ev_loop_new(EVFLAG_AUTO);
+	memset(&sgot, 0, sizeof(sgot));
+	fake_lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	fake_addr = (struct sockaddr_in){ .sin_family = AF_INET };
+	fake_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fake_lfd, (void *)&fake_addr, sizeof(fake_addr)),
+			 0);
+	ck_assert_int_eq(listen(fake_lfd, 4), 0);
+	getsockname(fake_lfd, (void *)&fake_addr, &len);
+	/* nobody listens there: these tests talk to the proxy only */
+	dead_master = (struct sockaddr_in){ .sin_family = AF_INET,
+					    .sin_port = htons(free_port()) };
+	dead_master.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	new_slave();
+}
+
+static void fake_teardown(void)
+{
+	lm_free(slave);
+	close(fake_lfd);
+	ev_loop_destroy(loop);
+}
+
+static void add_socks(enum lm_link_type type, const char *user,
+		      const char *pass)
+{
+	struct lm_link_cfg c = {
+		.id = 1, .name = "phone", .type = type,
+		.proxy = (struct sockaddr *)&fake_addr,
+		.proxy_len = sizeof(fake_addr),
+		.username = user, .password = pass, .fallback = true,
+	};
+
+	ck_assert_int_eq(lm_link_add(slave, &c), 0);
+}
+
+/* Runs the slave's loop until the proxy gets a connection (3 s at most). */
+static int fake_accept(void)
+{
+	for (int i = 0; i < 300; i++) {
+		int fd = accept4(fake_lfd, NULL, NULL, SOCK_NONBLOCK);
+
+		if (fd >= 0)
+			return fd;
+		ev_run(loop, EVRUN_NOWAIT);
+		usleep(10000);
+	}
+	ck_abort_msg("the link never connected to the proxy");
+	return -1;
+}
+
+/* Reads exactly n bytes (running the loop meanwhile); 0 means EOF. */
+static size_t fake_read(int fd, uint8_t *buf, size_t n)
+{
+	size_t got = 0;
+
+	for (int i = 0; i < 300 && got < n; i++) {
+		ssize_t r = read(fd, buf + got, n - got);
+
+		if (r == 0)
+			return 0;
+		if (r > 0) {
+			got += r;
+			continue;
+		}
+		ev_run(loop, EVRUN_NOWAIT);
+		usleep(10000);
+	}
+	return got;
+}
+
+static void fake_write(int fd, const void *p, size_t n)
+{
+	ck_assert_int_eq(write(fd, p, n), (ssize_t)n);
+	for (int i = 0; i < 5; i++) {
+		ev_run(loop, EVRUN_NOWAIT);
+		usleep(2000);
+	}
+}
+
+START_TEST(proxy_wrong_password_retries)
+{
+	uint8_t b[64];
+	int fd;
+
+	add_socks(LM_LINK_SOCKS5, "bob", "wrong");
+	fd = fake_accept();
+	ck_assert_uint_eq(fake_read(fd, b, 4), 4);
+	ck_assert_mem_eq(b, "\x05\x02\x00\x02", 4);
+	fake_write(fd, "\x05\x02", 2);
+	ck_assert_uint_eq(fake_read(fd, b, 11), 11);
+	ck_assert_mem_eq(b, "\x01\x03" "bob" "\x05" "wrong", 11);
+	ck_assert_int_eq(lm_send(slave, 1, 1, "x", 1), -ENOTCONN);
+	fake_write(fd, "\x01\x01", 2);
+	/* the link hangs up, and tries again after its backoff */
+	ck_assert_uint_eq(fake_read(fd, b, 1), 0);
+	close(fd);
+	fd = fake_accept();
+	ck_assert_uint_eq(fake_read(fd, b, 4), 4);
+	close(fd);
+}
+END_TEST
+
+START_TEST(proxy_udp_refused_falls_back_to_connect)
+{
+	uint8_t b[64];
+	uint16_t flen;
+	int fd;
+
+	add_socks(LM_LINK_SOCKS5, NULL, NULL);
+	fd = fake_accept();
+	ck_assert_uint_eq(fake_read(fd, b, 3), 3);
+	fake_write(fd, "\x05\x00", 2);
+	/* UDP ASSOCIATE, from an unknown address: all zeros */
+	ck_assert_uint_eq(fake_read(fd, b, 10), 10);
+	ck_assert_mem_eq(b, "\x05\x03\x00\x01\x00\x00\x00\x00\x00\x00", 10);
+	fake_write(fd, "\x05\x07\x00\x01\x00\x00\x00\x00\x00\x00", 10);
+	ck_assert_uint_eq(fake_read(fd, b, 1), 0);
+	close(fd);
+	/* at once a CONNECT to the master */
+	fd = fake_accept();
+	ck_assert_uint_eq(fake_read(fd, b, 3), 3);
+	fake_write(fd, "\x05\x00", 2);
+	ck_assert_uint_eq(fake_read(fd, b, 10), 10);
+	ck_assert_mem_eq(b, "\x05\x01\x00\x01\x7f\x00\x00\x01", 8);
+	ck_assert_mem_eq(b + 8, &dead_master.sin_port, 2);
+	fake_write(fd, "\x05\x00\x00\x01\x7f\x00\x00\x01\x30\x39", 10);
+	/* the stream carries length-prefixed sealed packets */
+	ck_assert_int_eq(lm_send(slave, 1, 1, "data", 4), 0);
+	ck_assert_uint_eq(fake_read(fd, b, 2), 2);
+	flen = (uint16_t)(b[0] << 8 | b[1]);
+	ck_assert_uint_eq(flen, LM_OVERHEAD + 4);
+	ck_assert_uint_eq(fake_read(fd, b, flen), flen);
+	ck_assert_int_eq(b[0], LM_WIRE_VERSION);
+	close(fd);
+}
+END_TEST
+
+/* A relay of 0.0.0.0 means the proxy's own address; datagrams carry the
+ * SOCKS header addressed to the master. */
+START_TEST(proxy_unspecified_relay_is_the_proxy)
+{
+	struct sockaddr_in r = { .sin_family = AF_INET };
+	socklen_t rl = sizeof(r);
+	uint8_t b[128], reply[10] = { 5, 0, 0, 1, 0, 0, 0, 0 };
+	int fd, ufd;
+
+	ufd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	r.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(ufd, (void *)&r, sizeof(r)), 0);
+	getsockname(ufd, (void *)&r, &rl);
+	memcpy(reply + 8, &r.sin_port, 2);
+	add_socks(LM_LINK_SOCKS5, NULL, NULL);
+	fd = fake_accept();
+	ck_assert_uint_eq(fake_read(fd, b, 3), 3);
+	fake_write(fd, "\x05\x00", 2);
+	ck_assert_uint_eq(fake_read(fd, b, 10), 10);
+	fake_write(fd, reply, sizeof(reply));
+	ck_assert_int_eq(lm_send(slave, 1, 1, "data", 4), 0);
+	usleep(20000);
+	ck_assert_int_eq(recv(ufd, b, sizeof(b), 0), 10 + LM_OVERHEAD + 4);
+	ck_assert_mem_eq(b, "\x00\x00\x00\x01\x7f\x00\x00\x01", 8);
+	ck_assert_mem_eq(b + 8, &dead_master.sin_port, 2);
+	/* the control connection closing ends the association */
+	close(fd);
+	for (int i = 0; i < 20; i++) {
+		ev_run(loop, EVRUN_NOWAIT);
+		usleep(5000);
+	}
+	ck_assert_int_eq(lm_send(slave, 1, 1, "data", 4), -ENOTCONN);
+	close(ufd);
+}
+END_TEST
+
+/* Hostile or broken replies end the attempt cleanly, and it is tried
+ * again (each case on a fresh link: retries back off 0.5, 1, 2, ... s). */
+START_TEST(proxy_hostile_replies)
+{
+	static const struct { const char *method, *reply; size_t n; } bad[] = {
+		{ "\x04\x00", NULL, 0 },		/* not SOCKS5 */
+		{ "\x05\x80", NULL, 0 },		/* unknown method */
+		{ "\x05\x02", NULL, 0 },		/* wants a password */
+		{ "\x05\x00", "\x05\x00\x07\x01\x00\x00\x00\x00\x00\x00", 10 },
+		{ "\x05\x00", "\x05\x00\x00\x09\x00\x00", 6 },
+		{ "\x05\x00", "\x05\x00\x00\x03\xff\x61", 6 }, /* then EOF */
+	};
+	uint8_t b[64];
+	int fd;
+
+	for (size_t k = 0; k < ARRAY_SIZE(bad); k++) {
+		if (k) {
+			lm_free(slave);
+			new_slave();
+		}
+		add_socks(LM_LINK_SOCKS5_TCP, NULL, NULL);
+		fd = fake_accept();
+		ck_assert_uint_eq(fake_read(fd, b, 3), 3);
+		fake_write(fd, bad[k].method, 2);
+		if (bad[k].reply) {
+			ck_assert_uint_eq(fake_read(fd, b, 10), 10);
+			fake_write(fd, bad[k].reply, bad[k].n);
+		}
+		if (k + 1 < ARRAY_SIZE(bad))
+			ck_assert_msg(fake_read(fd, b, 1) == 0,
+				      "case %zu: the link did not hang up", k);
+		close(fd);
+		fd = fake_accept();	/* tried again, still alive */
+		close(fd);
+		ck_assert_int_eq(lm_send(slave, 1, 1, "x", 1), -ENOTCONN);
+	}
+}
+END_TEST
+
 /* A master on ":PORT" answers from the address the slave sent to, not
  * whichever one routing would pick (127.0.0.2 here, routing says
  * 127.0.0.1); the slave's connected socket takes nothing else. */
@@ -692,6 +1104,15 @@ static Suite *linkmap_suite(void)
 	tcase_add_test(tc, replay_big_jump);
 	suite_add_tcase(s, tc);
 
+	tc = tcase_create("socks5");
+	tcase_add_test(tc, socks_greeting_and_auth);
+	tcase_add_test(tc, socks_request_encoding);
+	tcase_add_test(tc, socks_reply_truncated);
+	tcase_add_test(tc, socks_reply_malformed);
+	tcase_add_test(tc, socks_udp_header);
+	tcase_add_test(tc, socks_random_input);
+	suite_add_tcase(s, tc);
+
 	tc = tcase_create("sessions");
 	tcase_add_test(tc, session_no_replay_across_switches);
 	tcase_add_test(tc, session_rules);
@@ -703,6 +1124,15 @@ static Suite *linkmap_suite(void)
 	tcase_add_test(tc, master_drops_replay_and_garbage_silently);
 	tcase_add_test(tc, master_follows_new_address);
 	tcase_add_test(tc, master_sessions);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("proxy");
+	tcase_add_checked_fixture(tc, fake_setup, fake_teardown);
+	tcase_add_test(tc, proxy_wrong_password_retries);
+	tcase_add_test(tc, proxy_udp_refused_falls_back_to_connect);
+	tcase_add_test(tc, proxy_unspecified_relay_is_the_proxy);
+	tcase_add_test(tc, proxy_hostile_replies);
+	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("dual_stack");
