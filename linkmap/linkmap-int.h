@@ -175,7 +175,11 @@ struct lm_proxy {
 	struct lm_link *owner;
 	enum lm_px_state state;
 	bool udp;			/* UDP ASSOCIATE now (else CONNECT) */
+	bool want_udp;			/* type socks5 */
 	bool fallback;			/* may turn from UDP to CONNECT */
+	bool no_udp;			/* the proxy refused UDP: for good */
+	bool told;			/* the fallback was logged */
+	unsigned silent;		/* associations that heard nothing */
 	int fd;				/* TCP to the proxy */
 	ev_io io;
 	ev_timer timer;			/* handshake deadline, retry, UDP check */
@@ -260,6 +264,7 @@ int lm_udp_xmit(struct lm *lm, struct lm_link *l, uint8_t *pkt, size_t len);
 int lm_bind_link_socket(struct lm_link *l, int fd);
 
 /* stream.c */
+void lm_tcp_tune(int fd);
 int lm_tcp_listen(struct lm *lm);
 void lm_tcp_close_all(struct lm *lm);
 struct lm_stream *lm_stream_new(struct lm *lm, struct lm_link *owner);

@@ -13,7 +13,8 @@
 #include "linkmap-int.h"
 
 #define HANDSHAKE_TIMEOUT 10.0
-#define UDP_CHECK 5.0		/* no UDP back by then: fall back */
+#define UDP_CHECK 5.0		/* nothing back by then: rebuild or fall back */
+#define SILENT_MAX 2		/* silent associations before falling back */
 #define BACKOFF_MIN 0.5
 #define BACKOFF_MAX 30.0
 
@@ -50,6 +51,9 @@ void lm_proxy_reset(struct lm_link *l, const char *why)
 	double delay = px->backoff * (0.75 + randombytes_uniform(501) / 1000.0);
 
 	px_close(l);
+	/* a fallback for silence lasts until the next rebuild; one for a
+	 * proxy that cannot relay UDP lasts */
+	px->udp = px->want_udp && !px->no_udp;
 	log_warn_rl(&px->rl, "link %s: proxy %s: %s; retrying in %.1f s",
 		    l->name, px->addr_str, why, delay);
 	px->backoff = px->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX :
@@ -67,6 +71,7 @@ void lm_proxy_stream_lost(struct lm_link *l)
 void lm_proxy_heard(struct lm_link *l)
 {
 	l->px->backoff = BACKOFF_MIN;
+	l->px->silent = 0;
 }
 
 static int px_write(struct lm_link *l, const uint8_t *buf, int len)
@@ -99,13 +104,18 @@ static int send_request(struct lm_link *l)
 		LM_SOCKS_CMD_CONNECT, (struct sockaddr *)&l->lm->cfg.addr));
 }
 
-/* Turns a UDP link into a CONNECT one, for good, saying so once. */
+/* Turns a UDP link into a CONNECT one, saying so once. */
 static void fall_back(struct lm_link *l, const char *why)
 {
 	struct lm_proxy *px = px_of(l);
 
-	log_warnx("link %s: proxy %s: %s; using a CONNECT stream", l->name,
-		  px->addr_str, why);
+	if (!px->told)
+		log_warnx("link %s: proxy %s: %s; using a CONNECT stream",
+			  l->name, px->addr_str, why);
+	else
+		log_debug("link %s: proxy %s: %s; using a CONNECT stream",
+			  l->name, px->addr_str, why);
+	px->told = true;
 	px_close(l);
 	px->udp = false;
 	px_start(l);
@@ -153,6 +163,7 @@ static void udp_ready(struct lm_link *l, const struct sockaddr_storage *bnd,
 	ev_io_stop(l->lm->loop, &px->io);
 	ev_io_set(&px->io, px->fd, EV_READ);
 	ev_io_start(l->lm->loop, &px->io);
+	ev_timer_stop(l->lm->loop, &px->timer);	/* the handshake deadline */
 	ev_timer_set(&px->timer, UDP_CHECK, 0.0);
 	ev_timer_start(l->lm->loop, &px->timer);
 }
@@ -170,6 +181,8 @@ static void stream_ready(struct lm_link *l, size_t used)
 	lm_stream_attach(l->stream, px->fd, px->buf + used, px->len - used);
 	px->fd = -1;	/* the stream owns it now */
 	px->len = 0;
+	ev_timer_set(&px->timer, UDP_CHECK, 0.0);
+	ev_timer_start(l->lm->loop, &px->timer);
 	log_info("link %s: proxy %s: CONNECT stream to the master open",
 		 l->name, px->addr_str);
 	lm_set_transport(l, true);
@@ -191,6 +204,7 @@ static void reply_in(struct lm_link *l)
 		return;
 	}
 	if (rep == LM_SOCKS_REP_CMD_UNSUPPORTED && px->udp && px->fallback) {
+		px->no_udp = true;
 		fall_back(l, "refused UDP ASSOCIATE (command not supported)");
 		return;
 	}
@@ -324,8 +338,32 @@ static void px_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 	handshake_in(l);
 }
 
+/* Nothing authenticated came back within UDP_CHECK of the path opening.
+ * UDP through this proxy is to blame if the master is heard on other
+ * links, or after SILENT_MAX tries; otherwise the master may be away, and
+ * the link just tries again. */
+static void ready_check(struct lm_link *l)
+{
+	struct lm_proxy *px = px_of(l);
+	struct lm_peer *peer = &l->lm->peer;
+	ev_tstamp now = ev_now(l->lm->loop);
+	bool heard_elsewhere = peer->have && now - peer->last_rx < UDP_CHECK;
+
+	if (l->last_rx >= px->ready_at)
+		return;
+	px->silent++;
+	if (px->udp && px->fallback &&
+	    (heard_elsewhere || px->silent >= SILENT_MAX))
+		fall_back(l, "no UDP came back through the relay in 5 s");
+	else
+		lm_proxy_reset(l, px->udp ?
+			       "no UDP came back through the relay in 5 s" :
+			       "nothing came back through the CONNECT stream "
+			       "in 5 s");
+}
+
 /* One timer, three uses: retry after backoff, handshake deadline, and the
- * check that UDP really comes back through a fresh association. */
+ * check that packets really come back through a fresh path. */
 static void px_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct lm_proxy *px = container_of(w, struct lm_proxy, timer);
@@ -338,14 +376,7 @@ static void px_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		px_start(l);
 		break;
 	case PX_READY:
-		if (!px->udp || l->last_rx >= px->ready_at)
-			break;
-		if (px->fallback)
-			fall_back(l, "no UDP came back through the relay in "
-				  "5 s");
-		else
-			lm_proxy_reset(l, "no UDP came back through the relay "
-				       "in 5 s");
+		ready_check(l);
 		break;
 	default:
 		lm_proxy_reset(l, "no answer from the proxy in 10 s");
@@ -367,6 +398,7 @@ static void px_start(struct lm_link *l)
 		return;
 	}
 	px->fd = fd;
+	lm_tcp_tune(fd);	/* keepalives notice a proxy that vanished */
 	err = lm_bind_link_socket(l, fd);
 	if (err == 0 && connect(fd, (struct sockaddr *)&px->addr,
 				px->addr_len) < 0 && errno != EINPROGRESS)
@@ -413,7 +445,7 @@ int lm_proxy_new(struct lm_link *l, const struct lm_link_cfg *c)
 	l->px = px;
 	px->owner = l;
 	px->fd = -1;
-	px->udp = c->type == LM_LINK_SOCKS5;
+	px->want_udp = px->udp = c->type == LM_LINK_SOCKS5;
 	px->fallback = c->fallback;
 	px->backoff = BACKOFF_MIN;
 	memcpy(&px->addr, c->proxy, c->proxy_len);

@@ -40,7 +40,7 @@ bool lm_stream_open(const struct lm_stream *s)
 
 /* Low latency over throughput: no Nagle, little unsent data in the
  * kernel, and keepalives to notice a dead peer behind a quiet proxy. */
-static void tune_tcp(int fd)
+void lm_tcp_tune(int fd)
 {
 	int on = 1, lowat = LM_STREAM_UNSENT_MAX, idle = 5, intvl = 2, cnt = 3;
 
@@ -60,7 +60,7 @@ void lm_stream_attach(struct lm_stream *s, int fd, const uint8_t *pre,
 	s->rlen = 0;
 	s->wlen = s->woff = 0;
 	s->last_rx = ev_now(s->lm->loop);
-	tune_tcp(fd);
+	lm_tcp_tune(fd);
 	if (prelen > sizeof(s->rbuf))
 		prelen = sizeof(s->rbuf);
 	memcpy(s->rbuf, pre, prelen);

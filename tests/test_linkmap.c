@@ -882,6 +882,20 @@ static size_t fake_read(int fd, uint8_t *buf, size_t n)
 	return got;
 }
 
+/* True once the link hangs up on the proxy (within secs). */
+static bool fake_hangup(int fd, double secs)
+{
+	uint8_t b[64];
+
+	for (int i = 0; i < secs * 100; i++) {
+		if (read(fd, b, sizeof(b)) == 0)
+			return true;
+		ev_run(loop, EVRUN_NOWAIT);
+		usleep(10000);
+	}
+	return false;
+}
+
 static void fake_write(int fd, const void *p, size_t n)
 {
 	ck_assert_int_eq(write(fd, p, n), (ssize_t)n);
@@ -982,6 +996,35 @@ START_TEST(proxy_unspecified_relay_is_the_proxy)
 	}
 	ck_assert_int_eq(lm_send(slave, 1, 1, "data", 4), -ENOTCONN);
 	close(ufd);
+}
+END_TEST
+
+/* A relay that takes datagrams but returns nothing, while the master is
+ * heard nowhere else: the first silence could be the master being away,
+ * so UDP is tried once more; after the second the link falls back. */
+START_TEST(proxy_silent_relay_retries_then_falls_back)
+{
+	uint8_t b[64], ok[10] = { 5, 0, 0, 1, 127, 0, 0, 1, 0, 9 };
+	int fd;
+
+	add_socks(LM_LINK_SOCKS5, NULL, NULL);
+	for (int round = 0; round < 2; round++) {
+		fd = fake_accept();
+		ck_assert_uint_eq(fake_read(fd, b, 3), 3);
+		fake_write(fd, "\x05\x00", 2);
+		ck_assert_uint_eq(fake_read(fd, b, 10), 10);
+		ck_assert_int_eq(b[1], LM_SOCKS_CMD_UDP);
+		fake_write(fd, ok, sizeof(ok));
+		/* the link gives up on this association after 5 s */
+		ck_assert(fake_hangup(fd, 7));
+		close(fd);
+	}
+	fd = fake_accept();
+	ck_assert_uint_eq(fake_read(fd, b, 3), 3);
+	fake_write(fd, "\x05\x00", 2);
+	ck_assert_uint_eq(fake_read(fd, b, 10), 10);
+	ck_assert_int_eq(b[1], LM_SOCKS_CMD_CONNECT);
+	close(fd);
 }
 END_TEST
 
@@ -1132,6 +1175,7 @@ static Suite *linkmap_suite(void)
 	tcase_add_test(tc, proxy_udp_refused_falls_back_to_connect);
 	tcase_add_test(tc, proxy_unspecified_relay_is_the_proxy);
 	tcase_add_test(tc, proxy_hostile_replies);
+	tcase_add_test(tc, proxy_silent_relay_retries_then_falls_back);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 
