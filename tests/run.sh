@@ -14,7 +14,7 @@ fi
 
 PKGS=(meson ninja-build pkg-config gcc libc6-dev libev-dev libmnl-dev
       libconfig-dev libsodium-dev check iproute2 iperf3 socat tcpdump
-      iputils-ping procps python3)
+      iputils-ping procps python3 dante-server microsocks openssl)
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
