@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# braid demo: bond a 20 mbit and a 10 mbit uplink into one tunnel, all inside
-# throw-away network namespaces, and measure it with iperf3.
+# braid demo: a home with a DSL line and two phones on its Wi-Fi. braid bonds
+# the DSL uplink with both phones' mobile data (each phone runs a SOCKS5 proxy
+# app: dante on one, microsocks on the other) into one tunnel, all inside
+# throw-away network namespaces, and measures it with iperf3.
 #
 #   sudo examples/demo.sh
 #
@@ -12,9 +14,10 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PKGS=(meson ninja-build pkg-config gcc libev-dev libmnl-dev libconfig-dev
-	libsodium-dev check iperf3 iproute2 socat)
-RATE1=20mbit WEIGHT1=2	# uplink "dsl" (u1), bound by interface
-RATE2=10mbit WEIGHT2=1	# uplink "cable" (u2), bound by source address
+	libsodium-dev check iperf3 iproute2 socat dante-server microsocks)
+NAMES=(dsl phone1 phone2)	# braid's links: the DSL line, the two phones
+RATES=(16mbit 8mbit 6mbit)	# DSL, phone1's and phone2's mobile data
+WEIGHTS=(16 8 6)		# each link's share of packets: here its Mbit/s
 SECS=10
 
 if [[ -t 1 ]]; then
@@ -36,7 +39,7 @@ if command -v dpkg-query >/dev/null; then
 			missing+=("$p")
 	done
 else
-	for t in meson ninja pkg-config gcc iperf3 ip socat; do
+	for t in meson ninja pkg-config gcc iperf3 ip socat danted microsocks; do
 		command -v "$t" >/dev/null || missing+=("$t")
 	done
 fi
@@ -66,21 +69,32 @@ BR_BIN=$ROOT/build/braid
 . "$ROOT/tests/integration/lib.sh"
 
 say "Building the network (namespaces ${BR_PFX}*)"
+row() { printf '   %-55s -+%s\n' "$1 " "${2:-}"; }
+row "home -- dsl (u1), ${RATES[0]}"
+row "home -- Wi-Fi -- phone1 (dante) -- mobile, ${RATES[1]}" \
+	"-- inet -- VPS (master) -- srv"
+row "home -- Wi-Fi -- phone2 (microsocks) -- mobile, ${RATES[2]}" \
+	"      (iperf3 server $BR_SRV_IP)"
 cat <<EOF
-   slave --u1 ($RATE1)--+
-                        +-- inet --- master (VPS) --- srv (iperf3 server, 198.18.200.2)
-   slave --u2 ($RATE2)--+
-   The slave reaches srv only through the braid tunnel (10.77.0.2 -> 10.77.0.1).
+
+   "home" runs the braid slave, the VPS the master. dsl is a plain UDP link;
+   phone1's dante relays UDP (SOCKS5 UDP ASSOCIATE); phone2's microsocks only
+   does SOCKS5 CONNECT, so braid falls back to a TCP stream through it. The
+   home reaches srv only through the braid tunnel.
 EOF
-br_topology 2
-br_shape 1 "$RATE1"
-br_shape 2 "$RATE2"
+br_topology 1
+br_shape 1 "${RATES[0]}"
+br_phone_add 1 "${RATES[1]}"
+br_phone_add 2 "${RATES[2]}"
+br_dante 1
+br_microsocks 2
 
 br_genkey
 br_conf_master "$BR_TMP/master.conf"
 br_conf_slave "$BR_TMP/slave.conf" "$BR_MASTER_IP:$BR_PORT" \
-	"$(br_link_iface dsl u1 "$WEIGHT1")" \
-	"$(br_link_bind cable 198.18.2.2 "$WEIGHT2")"
+	"$(br_link_iface dsl u1 "${WEIGHTS[0]}")" \
+	"$(br_link_socks phone1 socks5 "$(br_phone_proxy 1)" weight="${WEIGHTS[1]}")" \
+	"$(br_link_socks phone2 socks5 "$(br_phone_proxy 2)" weight="${WEIGHTS[2]}")"
 say "Slave configuration ($BR_TMP/slave.conf)"
 sed -e '/^key = /s/".*"/"<fresh key from braid genkey>"/' -e 's/^/   /' \
 	"$BR_TMP/slave.conf"
@@ -91,23 +105,44 @@ br_wait_tun master
 br_start slave "$BR_TMP/slave.conf"
 br_wait_tun slave
 br_slave_route_via_tun
-br_wait_links_up slave 10 dsl cable
+br_wait_links_up slave 20 "${NAMES[@]}"
+echo "   What the slave says about its proxies:"
+grep -E 'link phone[12]: proxy ' "${BR_LOG[slave]}" | cut -d' ' -f3- |
+	sed 's/^/     /'
 
 br_bg "$BR_NS_SRV" "$BR_TMP/iperf3-server.log" iperf3 -s -B "$BR_SRV_IP"
 br_wait_listen "$BR_NS_SRV" tcp 5201
 
+# wan_bytes tx|rx: bytes so far where each link leaves the home: the DSL
+# uplink (u1) and each phone's mobile side (wan), in NAMES order.
+wan_bytes()
+{
+	echo "$(br_ctr "$BR_NS_SLAVE" u1 "$1_bytes")" \
+		"$(br_ctr "$(br_phone_ns 1)" wan "$1_bytes")" \
+		"$(br_ctr "$(br_phone_ns 2)" wan "$1_bytes")"
+}
+
+# link_bytes tx|rx: braid's own byte counters per link, in NAMES order.
+link_bytes()
+{
+	local n
+	br_usr1 slave
+	for n in "${NAMES[@]}"; do
+		printf '%s ' "$(br_stat slave "$n" "$1_bytes")"
+	done
+	echo
+}
+
 # run_iperf TITLE DIR [iperf3 flags]: DIR is tx (upload) or rx (download),
-# the slave-side counters that grow.
+# the home-side counters that grow.
 run_iperf()
 {
-	local title=$1 dir=$2 out v1 v2 b1 b2 total
+	local title=$1 dir=$2 out total k
+	local -a v0 v1 b0 b1
 	shift 2
 	say "$title: iperf3 for $SECS s through the tunnel"
-	v1=$(br_ctr "$BR_NS_SLAVE" u1 "${dir}_bytes")
-	v2=$(br_ctr "$BR_NS_SLAVE" u2 "${dir}_bytes")
-	br_usr1 slave
-	b1=$(br_stat slave dsl "${dir}_bytes")
-	b2=$(br_stat slave cable "${dir}_bytes")
+	read -r -a v0 <<<"$(wan_bytes "$dir")"
+	read -r -a b0 <<<"$(link_bytes "$dir")"
 
 	# In the background, so Ctrl-C is acted on at once (see br_wait_pid).
 	br_bg "$BR_NS_SLAVE" "$BR_TMP/iperf3-client.out" iperf3 -c "$BR_SRV_IP" \
@@ -123,27 +158,33 @@ run_iperf()
 	sed -n '/ ID\] Interval/,$p' <<<"$out" | grep -v -e '^$' -e 'iperf Done' |
 		sed 's/^/   /'
 
-	v1=$(($(br_ctr "$BR_NS_SLAVE" u1 "${dir}_bytes") - v1))
-	v2=$(($(br_ctr "$BR_NS_SLAVE" u2 "${dir}_bytes") - v2))
-	br_usr1 slave
-	b1=$(($(br_stat slave dsl "${dir}_bytes") - b1))
-	b2=$(($(br_stat slave cable "${dir}_bytes") - b2))
+	read -r -a v1 <<<"$(wan_bytes "$dir")"
+	read -r -a b1 <<<"$(link_bytes "$dir")"
 	total=$(grep -E 'receiver' <<<"$out" | grep -Eo '[0-9.]+ Mbits/sec' | tail -n 1)
 
 	echo
-	echo "   $title throughput (received): ${total:-?}  (uplinks: $RATE1 + $RATE2)"
-	printf '   %-8s %-4s %-7s %-6s %14s %7s %18s\n' uplink dev rate weight \
-		"veth bytes" share "braid link bytes"
-	awk -v a="$v1" -v b="$v2" -v ba="$b1" -v bb="$b2" \
-		-v r1="$RATE1" -v r2="$RATE2" -v w1="$WEIGHT1" -v w2="$WEIGHT2" 'BEGIN {
-		t = a + b; if (t == 0) t = 1
-		f = "   %-8s %-4s %-7s %-6s %11.1f MB %6.1f%% %15.1f MB\n"
-		printf f, "dsl", "u1", r1, w1, a / 1e6, 100 * a / t, ba / 1e6
-		printf f, "cable", "u2", r2, w2, b / 1e6, 100 * b / t, bb / 1e6 }'
+	echo "   $title throughput (received): ${total:-?}  (links: ${RATES[*]})"
+	printf '   %-7s %-7s %-6s %16s %7s %18s %7s\n' link rate weight \
+		"bytes on its way" share "braid link bytes" share
+	for k in 0 1 2; do
+		echo "${NAMES[k]} ${RATES[k]} ${WEIGHTS[k]} $((v1[k] - v0[k])) $((b1[k] - b0[k]))"
+	done | awk '{ n[NR] = $0; v += $4; b += $5 }
+		END {
+			if (v == 0) v = 1
+			if (b == 0) b = 1
+			for (i = 1; i <= NR; i++) {
+				split(n[i], f, " ")
+				printf "   %-7s %-7s %-6s %13.1f MB %6.1f%% %15.1f MB %6.1f%%\n",
+					f[1], f[2], f[3], f[4] / 1e6, 100 * f[4] / v,
+					f[5] / 1e6, 100 * f[5] / b
+			}
+		}'
+	echo "   (\"bytes on its way\": the DSL uplink u1 and each phone's mobile interface;"
+	echo "    phone2's bytes include its TCP stream's own headers and ACKs.)"
 }
 
-run_iperf "Upload (slave -> srv)" tx
-run_iperf "Download (srv -> slave, iperf3 -R)" rx -R
+run_iperf "Upload (home -> srv)" tx
+run_iperf "Download (srv -> home, iperf3 -R)" rx -R
 
 say "Stopping braid"
 br_stop slave

@@ -7,6 +7,11 @@
 #   slave ─ u2 198.18.2.2 ══ s2 198.18.2.1 ─┼─ inet ─ m0 198.18.0.1 ══ wan 198.18.0.2 ─ master
 #  (slave ─ u3 198.18.3.2 ══ s3 198.18.3.1 ─┘)                master ─ lan 198.18.200.1 ══ eth0 198.18.200.2 ─ srv
 #
+# Optional "phones" (br_phone_add I, I = 1..3): a SOCKS5 proxy on the home
+# LAN with a way out of its own, as a 4G phone on the home Wi-Fi has:
+#
+#   slave ─ pI 198.18.2I.2 ══ lan 198.18.2I.1 ─ phoneI ─ wan 198.18.3I.2 ══ wI 198.18.3I.1 ─ inet
+#
 # Tunnel: braid0 10.77.0.1/24 in master, 10.77.0.2/24 in slave; the slave
 # reaches srv (198.18.200.0/24) through it. Every namespace name carries a
 # per-run prefix, nothing touches the root namespace, and br_cleanup (run from
@@ -34,6 +39,9 @@ declare -A BR_LIVE=()	# pid -> description, for every process we started
 declare -A BR_DPID=()	# role (master|slave) -> daemon pid
 declare -A BR_LOG=()	# role -> daemon log file
 declare -A BR_RC=()	# role -> daemon exit status after br_stop
+declare -A BR_PROXY=()	# phone -> dante|microsocks, set by br_dante/br_microsocks
+declare -A BR_PROXY_PID=()	# phone -> pid of its running proxy
+BR_PROXY_PORT=1080
 BR_LASTPID=
 BR_WAIT_RC=
 BR_T0=${EPOCHREALTIME}
@@ -150,6 +158,238 @@ br_shape()
 		burst 32kbit latency 100ms
 }
 
+# --- phones: SOCKS5 proxies on the home LAN ------------------------------------
+
+br_phone_ns()	# I -> namespace of phone I
+{
+	echo "${BR_PFX}phone$1"
+}
+
+br_phone_proxy()	# I -> "host:port" of phone I's proxy, as the slave sees it
+{
+	echo "198.18.$((20 + $1)).1:$BR_PROXY_PORT"
+}
+
+# br_phone_add I [RATE]: phone I (1..3), after br_topology: a LAN veth to the
+# slave (pI) and a WAN veth to inet (wI), default route via inet, no
+# forwarding (it is a proxy, not a router). RATE shapes its WAN.
+br_phone_add()
+{
+	local i=$1 ns
+	((i >= 1 && i <= 3)) || br_fail "br_phone_add: phone 1..3, not $i"
+	ns=$(br_phone_ns "$i")
+	br_ns_add "$ns"
+	br_in "$ns" sysctl -qw net.ipv4.ip_forward=0
+	br_veth "$BR_NS_SLAVE" "p$i" "198.18.$((20 + i)).2/24" \
+		"$ns" lan "198.18.$((20 + i)).1/24"
+	br_veth "$ns" wan "198.18.$((30 + i)).2/24" \
+		"$BR_NS_INET" "w$i" "198.18.$((30 + i)).1/24"
+	ip -n "$ns" route add default via "198.18.$((30 + i)).1" dev wan
+	[[ -n ${2:-} ]] && br_phone_shape "$i" "$2"
+	br_log "phone$i up: LAN 198.18.$((20 + i)).1 (slave: p$i), WAN 198.18.$((30 + i)).2 (inet: w$i)${2:+, $2}"
+}
+
+# br_phone_shape I RATE puts a tbf on both ends of phone I's WAN.
+br_phone_shape()
+{
+	local i=$1 rate=$2
+	tc -n "$(br_phone_ns "$i")" qdisc replace dev wan root tbf rate "$rate" \
+		burst 32kbit latency 100ms
+	tc -n "$BR_NS_INET" qdisc replace dev "w$i" root tbf rate "$rate" \
+		burst 32kbit latency 100ms
+}
+
+# br_dante I [USER PASS]: write phone I's danted.conf (method "username" when
+# USER is given) and start danted. dante checks usernames against the system
+# password database: USER goes into copies of /etc/passwd and /etc/shadow
+# that only this danted sees (bind mounts in a mount namespace of its own),
+# so the host's user database is never touched.
+br_dante()
+{
+	local i=$1 user=${2:-} pass=${3:-} d=$BR_TMP/dante$1 method=none
+	mkdir -p "$d"
+	if [[ -n $user ]]; then
+		method=username
+		cp /etc/passwd "$d/passwd"
+		cp -p /etc/shadow "$d/shadow"
+		echo "$user:x:65533:65534:braid test user:/nonexistent:/usr/sbin/nologin" \
+			>>"$d/passwd"
+		echo "$user:$(openssl passwd -6 "$pass"):19000:0:99999:7:::" >>"$d/shadow"
+		chmod 644 "$d/passwd"
+	fi
+	cat >"$d/danted.conf" <<EOF
+logoutput: $d/danted.log
+internal: 198.18.$((20 + i)).1 port = $BR_PROXY_PORT
+external: 198.18.$((30 + i)).2
+clientmethod: none
+socksmethod: $method
+user.privileged: root
+user.unprivileged: nobody
+client pass {
+	from: 0.0.0.0/0 to: 0.0.0.0/0
+	log: error
+}
+socks pass {
+	from: 0.0.0.0/0 to: 0.0.0.0/0
+	command: bind connect udpassociate bindreply udpreply
+	log: error connect disconnect
+}
+EOF
+	BR_PROXY[$i]=dante
+	br_proxy_start "$i"
+}
+
+# br_microsocks I: microsocks on phone I (CONNECT only, no authentication).
+br_microsocks()
+{
+	BR_PROXY[$1]=microsocks
+	br_proxy_start "$1"
+}
+
+# br_proxy_start I: (re)start phone I's proxy as br_dante or br_microsocks
+# set it up, in the foreground of a session of its own (pid in
+# BR_PROXY_PID[I]), and wait until it listens.
+br_proxy_start()
+{
+	local i=$1 ns d=$BR_TMP/dante$1 out
+	ns=$(br_phone_ns "$i")
+	case ${BR_PROXY[$i]:-} in
+	dante)
+		out=$d/danted.out
+		if [[ -f $d/passwd ]]; then
+			# shellcheck disable=SC2016
+			br_bg "$ns" "$out" unshare -m sh -c \
+				'mount --bind "$1/passwd" /etc/passwd &&
+				 mount --bind "$1/shadow" /etc/shadow &&
+				 exec danted -f "$1/danted.conf" -p "$1/danted.pid" -N 1' \
+				_ "$d"
+		else
+			br_bg "$ns" "$out" danted -f "$d/danted.conf" \
+				-p "$d/danted.pid" -N 1
+		fi
+		;;
+	microsocks)
+		out=$BR_TMP/microsocks$i.out
+		br_bg "$ns" "$out" microsocks -i "198.18.$((20 + i)).1" \
+			-p "$BR_PROXY_PORT"
+		;;
+	*) br_fail "br_proxy_start: no proxy set up on phone $i" ;;
+	esac
+	BR_PROXY_PID[$i]=$BR_LASTPID
+	br_wait_listen "$ns" tcp "$BR_PROXY_PORT"
+	kill -0 "$BR_LASTPID" 2>/dev/null ||
+		br_fail "phone$i: ${BR_PROXY[$i]} exited: $(tail -n 5 "$out")"
+	br_log "phone$i: ${BR_PROXY[$i]} listening on $(br_phone_proxy "$i") (pid $BR_LASTPID)"
+}
+
+# br_proxy_stop I: stop phone I's proxy and everything it forked (the phone
+# runs nothing else), as when the proxy app on a phone is killed.
+br_proxy_stop()
+{
+	local i=$1 ns
+	ns=$(br_phone_ns "$i")
+	br_kill "${BR_PROXY_PID[$i]}"
+	ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
+	# shellcheck disable=SC2016
+	br_wait_for 3 bash -c '[[ -z $(ip netns pids "$1") ]]' _ "$ns" ||
+		br_fail "phone$i: processes left after stopping ${BR_PROXY[$i]}"
+	unset "BR_PROXY_PID[$i]"
+}
+
+# br_socks_probe NS PROXY connect|udp|udp-addr HOST:PORT [USER PASS]: a
+# SOCKS5 client (RFC 1928/1929) in NS. connect: CONNECT to HOST:PORT, expect
+# a line echoed; udp: UDP ASSOCIATE announcing 0.0.0.0:0 (udp-addr: the
+# client's real UDP address), expect a datagram echoed through the relay.
+# Prints one line; 0 on success, 1 when the proxy said no, 2 when nothing
+# (or garbage) came back.
+br_socks_probe()
+{
+	br_in "$1" python3 - "${@:2}" <<'EOF'
+import socket, struct, sys
+proxy, mode, target = sys.argv[1], sys.argv[2], sys.argv[3]
+user, pw = (sys.argv[4], sys.argv[5]) if len(sys.argv) > 5 else (None, None)
+REPLY = {1: 'general failure', 2: 'not allowed by ruleset',
+         3: 'network unreachable', 4: 'host unreachable',
+         5: 'connection refused', 6: 'TTL expired',
+         7: 'command not supported', 8: 'address type not supported'}
+
+def hostport(s):
+    h, p = s.rsplit(':', 1)
+    return h, int(p)
+
+def recvn(s, n):
+    b = b''
+    while len(b) < n:
+        c = s.recv(n - len(b))
+        if not c:
+            raise EOFError('proxy closed the connection')
+        b += c
+    return b
+
+def v4(ip, port):
+    return b'\x01' + socket.inet_aton(ip) + struct.pack('!H', port)
+
+def done(rc, msg):
+    print(msg)
+    sys.exit(rc)
+
+px, dst = hostport(proxy), hostport(target)
+try:
+    c = socket.create_connection(px, timeout=5)
+    c.sendall(b'\x05\x01' + (b'\x02' if user else b'\x00'))
+    meth = recvn(c, 2)[1]
+    if meth == 0xff:
+        done(1, 'no acceptable method (offered %s)' % ('username' if user else 'none'))
+    if meth == 2:
+        c.sendall(b'\x01' + bytes([len(user)]) + user.encode() +
+                  bytes([len(pw)]) + pw.encode())
+        st = recvn(c, 2)[1]
+        if st != 0:
+            done(1, 'authentication failed (status 0x%02x)' % st)
+    if mode == 'connect':
+        c.sendall(b'\x05\x01\x00' + v4(*dst))
+    else:
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.bind((c.getsockname()[0], 0))
+        ann = u.getsockname() if mode == 'udp-addr' else ('0.0.0.0', 0)
+        c.sendall(b'\x05\x03\x00' + v4(*ann))
+    rep, atyp = recvn(c, 4)[1::2]
+    if rep != 0:
+        done(1, 'reply 0x%02x (%s)' % (rep, REPLY.get(rep, 'unassigned')))
+    if atyp != 1:
+        done(2, 'reply with address type %d' % atyp)
+    bnd = (socket.inet_ntoa(recvn(c, 4)), struct.unpack('!H', recvn(c, 2))[0])
+    if mode == 'connect':
+        c.sendall(b'braid probe\n')
+        got = b''
+        while not got.endswith(b'\n'):
+            k = c.recv(100)
+            if not k:
+                break
+            got += k
+        if got != b'braid probe\n':
+            done(2, 'CONNECT to %s:%d: no echo' % dst)
+        done(0, 'CONNECT to %s:%d: echoed; BND %s:%d' % (dst + bnd))
+    relay = bnd if bnd[0] != '0.0.0.0' else (px[0], bnd[1])
+    u.settimeout(2)
+    for _ in range(3):
+        u.sendto(b'\x00\x00\x00' + v4(*dst) + b'braid probe', relay)
+        try:
+            d, frm = u.recvfrom(2048)
+        except socket.timeout:
+            continue
+        if d[:4] != b'\x00\x00\x00\x01' or d[10:] != b'braid probe':
+            done(2, 'UDP relay %s:%d: bad reply %r' % (relay + (d[:16],)))
+        src = (socket.inet_ntoa(d[4:8]), struct.unpack('!H', d[8:10])[0])
+        done(0, 'UDP ASSOCIATE (announced %s:%d): relay at BND %s:%d; echo '
+             'came back from %s:%d (header: %s:%d)' % (ann + bnd + frm + src))
+    done(2, 'UDP ASSOCIATE (announced %s:%d): relay at BND %s:%d; no echo in 6 s'
+         % (ann + bnd))
+except (OSError, EOFError) as e:
+    done(2, 'error: %s' % e)
+EOF
+}
+
 br_genkey()
 {
 	BR_KEY=$("$BR_BIN" genkey) || br_fail "braid genkey failed"
@@ -168,6 +408,24 @@ br_link_bind()	# NAME ADDR [WEIGHT]
 {
 	printf '{ name = "%s"; type = "udp"; bind = "%s"; weight = %s; }' \
 		"$1" "$2" "${3:-1}"
+}
+
+# br_link_socks NAME TYPE PROXY [KEY=VALUE...]: a socks5 or socks5-tcp link,
+# e.g. username=u password=p fallback=false weight=2 (numbers and booleans
+# go unquoted).
+br_link_socks()
+{
+	local kv k v
+	printf '{ name = "%s"; type = "%s"; proxy = "%s";' "$1" "$2" "$3"
+	for kv in "${@:4}"; do
+		k=${kv%%=*} v=${kv#*=}
+		if [[ $v =~ ^([0-9]+|true|false)$ ]]; then
+			printf ' %s = %s;' "$k" "$v"
+		else
+			printf ' %s = "%s";' "$k" "$v"
+		fi
+	done
+	printf ' }'
 }
 
 br_tun_addrs()	# 1|2 -> libconfig address list
@@ -455,6 +713,72 @@ print(len(got))
 EOF
 }
 
+# br_transfer NAME PORT BYTES [ACTION]: send BYTES random bytes from slave to
+# srv over TCP through the tunnel, eval'ing ACTION 2 s in (in this shell);
+# fail unless they arrive intact within 90 s. Sets BR_XFER_SECS.
+br_transfer()
+{
+	local name=$1 port=$2 size=$3 action=${4:-} rx tx t0 t1 end got
+	local src=$BR_TMP/$1.src dst=$BR_TMP/$1.dst
+
+	head -c "$size" /dev/urandom >"$src"
+	br_bg "$BR_NS_SRV" "$BR_TMP/$name-rx.out" socat -u \
+		"TCP-LISTEN:$port,bind=$BR_SRV_IP,reuseaddr" "CREATE:$dst"
+	rx=$BR_LASTPID
+	br_wait_listen "$BR_NS_SRV" tcp "$port"
+
+	t0=$EPOCHREALTIME
+	br_bg "$BR_NS_SLAVE" "$BR_TMP/$name-tx.out" socat -u "OPEN:$src" \
+		"TCP:$BR_SRV_IP:$port,connect-timeout=5"
+	tx=$BR_LASTPID
+	if [[ -n $action ]]; then
+		sleep 2
+		kill -0 "$rx" 2>/dev/null ||
+			br_fail "$name: transfer over before the 2 s mark; nothing tested"
+		got=$(stat -c %s "$dst" 2>/dev/null || echo 0)
+		br_log "$name: $(br_mb "$got") MB in after 2 s; $action"
+		eval "$action"
+	fi
+
+	# Bounded wait for the receiver; a failed sender ends it early.
+	end=$((SECONDS + 90))
+	while kill -0 "$rx" 2>/dev/null; do
+		if ((SECONDS > end)); then
+			got=$(stat -c %s "$dst" 2>/dev/null || echo 0)
+			br_fail "$name: not finished after 90 s ($got of $size bytes arrived)"
+		fi
+		if [[ -n ${BR_LIVE[$tx]:-} ]] && ! kill -0 "$tx" 2>/dev/null; then
+			br_wait_pid "$tx" 1
+			((BR_WAIT_RC == 0)) || br_fail "$name: sender socat exited" \
+				"$BR_WAIT_RC: $(tail -n 3 "$BR_TMP/$name-tx.out")"
+		fi
+		sleep 0.05
+	done
+	t1=$EPOCHREALTIME
+	br_wait_pid "$rx" 1
+	((BR_WAIT_RC == 0)) || br_fail "$name: receiver socat exited" \
+		"$BR_WAIT_RC: $(tail -n 3 "$BR_TMP/$name-rx.out")"
+	if [[ -n ${BR_LIVE[$tx]:-} ]]; then
+		br_wait_pid "$tx" 10 || br_fail "$name: sender socat still running"
+		((BR_WAIT_RC == 0)) || br_fail "$name: sender socat exited $BR_WAIT_RC"
+	fi
+
+	got=$(stat -c %s "$dst")
+	[[ $(sha256sum <"$src") == "$(sha256sum <"$dst")" ]] ||
+		br_fail "$name: received data differs from sent data" \
+			"($got of $size bytes arrived)"
+	BR_XFER_SECS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+	br_log "$name: $size bytes arrived byte-identical (sha256) in ${BR_XFER_SECS}s"
+	rm -f "$src" "$dst"
+}
+
+# br_log_epoch LOG-LINE: the time stamp braid put on LOG-LINE, in seconds
+# since the epoch (for intervals against EPOCHREALTIME).
+br_log_epoch()
+{
+	date -d "${1%% *}" +%s.%3N
+}
+
 br_mb()	# BYTES -> "12.3"
 {
 	awk -v b="$1" 'BEGIN { printf "%.1f", b / 1e6 }'
@@ -463,7 +787,7 @@ br_mb()	# BYTES -> "12.3"
 br_dump_logs()
 {
 	local f
-	for f in "$BR_TMP"/*.log; do
+	for f in "$BR_TMP"/*.log "$BR_TMP"/*/*.log; do
 		[[ -s $f ]] || continue
 		echo "---- last lines of $f" >&2
 		tail -n 15 "$f" >&2
