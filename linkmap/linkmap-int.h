@@ -280,6 +280,7 @@ int lm_proxy_new(struct lm_link *l, const struct lm_link_cfg *c);
 void lm_proxy_free(struct lm_link *l);
 void lm_proxy_reset(struct lm_link *l, const char *why);
 void lm_proxy_heard(struct lm_link *l);
+void lm_proxy_silent(struct lm_link *l);
 void lm_proxy_stream_lost(struct lm_link *l);
 /* Sends on the relay or the CONNECT stream; pkt has LM_HEADROOM. */
 int lm_proxy_xmit(struct lm_link *l, uint8_t *pkt, size_t len);

@@ -200,8 +200,7 @@ int lm_link_reset(struct lm *lm, uint16_t id)
 	if (!l || lm->cfg.master)
 		return -ENOENT;
 	if (l->px) {
-		if (l->px->state == PX_READY)
-			lm_proxy_reset(l, "nothing came back for the dead time");
+		lm_proxy_silent(l);
 		return 0;
 	}
 	lm_udp_link_close(l);

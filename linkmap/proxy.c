@@ -62,6 +62,27 @@ void lm_proxy_reset(struct lm_link *l, const char *why)
 	ev_timer_start(l->lm->loop, &px->timer);
 }
 
+/* Nothing came back for the dead time. A relay's association may be
+ * gone: rebuild it. A stream loses nothing, only time: a proxy that relays
+ * one direction at a time (microsocks) can hold replies back for a second
+ * under a full upload. The link is out of the rotation already; the stream
+ * is rebuilt only if it stays silent for UDP_CHECK more. */
+void lm_proxy_silent(struct lm_link *l)
+{
+	struct lm_proxy *px = px_of(l);
+
+	if (px->state != PX_READY)
+		return;
+	if (px->udp) {
+		lm_proxy_reset(l, "nothing came back for the dead time");
+		return;
+	}
+	px->ready_at = ev_now(l->lm->loop);
+	ev_timer_stop(l->lm->loop, &px->timer);
+	ev_timer_set(&px->timer, UDP_CHECK, 0.0);
+	ev_timer_start(l->lm->loop, &px->timer);
+}
+
 void lm_proxy_stream_lost(struct lm_link *l)
 {
 	lm_proxy_reset(l, "CONNECT stream closed");
