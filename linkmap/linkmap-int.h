@@ -27,28 +27,16 @@ struct lm_hdr {
 int lm_hdr_encode(const struct lm_hdr *h, uint8_t *buf, size_t len);
 int lm_hdr_decode(struct lm_hdr *h, const uint8_t *buf, size_t len);
 
-/* Which way a packet travels; each direction has its own keys. */
-enum lm_dir { LM_DIR_TO_MASTER = 1, LM_DIR_TO_SLAVE = 2 };
-
-/* Keys of one direction of one session. */
-struct lm_session_key {
-	uint64_t session;
-	uint8_t key[32];
-};
-
-void lm_session_key_derive(struct lm_session_key *sk, const uint8_t psk[32],
-			   enum lm_dir dir, uint64_t session);
-
-/* Encrypts payload into out (header + ciphertext + tag); returns the
- * packet length or -ENOBUFS. h->session must match sk. */
-int lm_seal(const struct lm_session_key *sk, const struct lm_hdr *h,
+/* Encrypts payload into out (header + ciphertext + tag) under key;
+ * returns the packet length or -ENOBUFS. */
+int lm_seal(const uint8_t key[32], const struct lm_hdr *h,
 	    const uint8_t *payload, size_t len, uint8_t *out, size_t outlen);
 
 /* Decrypts pkt (already decoded into h) in place: on success *payload
  * points into pkt and the return is the payload length; -EBADMSG if it
  * does not authenticate. */
-int lm_open(const struct lm_session_key *sk, const struct lm_hdr *h,
-	    uint8_t *pkt, size_t len, uint8_t **payload);
+int lm_open(const uint8_t key[32], const struct lm_hdr *h, uint8_t *pkt,
+	    size_t len, uint8_t **payload);
 
 /* Sliding replay window over packet counters, RFC 6479 style. */
 #define LM_REPLAY_BITS 16384
@@ -63,33 +51,106 @@ bool lm_replay_check(const struct lm_replay *r, uint64_t counter);
 /* Records counter as seen (call after the packet authenticated). */
 void lm_replay_mark(struct lm_replay *r, uint64_t counter);
 
-/* The other side's sessions as seen by a receiver. */
-#define LM_RETIRED 16
-#define LM_SESSION_IDLE 3.0	/* s of silence before an older session */
-struct lm_peer {
-	bool have;
-	struct lm_session_key cur;
+/* The handshake (handshake.c): messages and key schedule. */
+#define LM_HS_INIT 0x81		/* types from 0x80 up are linkmap's own */
+#define LM_HS_RESP 0x82
+#define LM_TS_LEN 12
+#define LM_HS_INIT_LEN (LM_HDR_LEN + 32 + LM_TS_LEN + 16)
+#define LM_HS_RESP_LEN (LM_HDR_LEN + 8 + 32 + 16 + 16)
+
+struct lm_hs_init {
+	uint64_t index;			/* the initiator's session index */
+	uint8_t epub[32];		/* its ephemeral X25519 public key */
+	uint8_t ts[LM_TS_LEN];		/* TAI64N */
+};
+
+struct lm_hs_keys {
+	uint8_t s2m[32], m2s[32];
+};
+
+void lm_hs_mac_key(uint8_t out[32], const uint8_t psk[32]);
+void lm_hs_timestamp(uint8_t ts[LM_TS_LEN]);
+int lm_hs_init_make(uint8_t *pkt, size_t len, const uint8_t mackey[32],
+		    uint16_t link_id, const struct lm_hs_init *in);
+int lm_hs_init_parse(const uint8_t *pkt, size_t len, const uint8_t mackey[32],
+		     struct lm_hs_init *out, uint16_t *link_id);
+/* Master: builds the response and derives the session keys. */
+int lm_hs_resp_make(uint8_t *pkt, size_t len, const uint8_t psk[32],
+		    const uint8_t mackey[32], const uint8_t *init,
+		    uint16_t link_id, uint64_t r_index,
+		    const struct lm_hs_init *in, struct lm_hs_keys *keys);
+/* Slave: checks a response's length, header and MAC (cheap)... */
+int lm_hs_resp_peek(const uint8_t *pkt, size_t len, const uint8_t mackey[32],
+		    uint64_t *r_index, uint64_t *i_index, uint16_t *link_id);
+/* ...then derives the keys and checks the master's confirm. */
+int lm_hs_resp_finish(const uint8_t *pkt, const uint8_t psk[32],
+		      const uint8_t *init, const uint8_t esk[32],
+		      struct lm_hs_keys *keys);
+
+/* Sessions (session.c). */
+#define LM_REKEY_AFTER 120.0		/* s: the slave starts a new handshake */
+#define LM_REJECT_AFTER 240.0		/* s: keys older than this are dead */
+#define LM_REKEY_MESSAGES (1ULL << 32)
+#define LM_REJECT_MESSAGES (1ULL << 60)
+#define LM_HS_RETRY 1.0			/* s between initiations */
+#define LM_HS_SILENT 3.0		/* s of silence that starts one */
+#define LM_HS_RATE 20.0			/* master: handshakes per second */
+
+struct lm_keypair {
+	bool valid;
+	uint64_t my_index;		/* the peer puts this in its header */
+	uint64_t peer_index;		/* we put this in ours */
+	uint8_t tx[32], rx[32];
+	uint64_t tx_counter;
 	struct lm_replay replay;
-	double last_rx;
-	uint64_t highest;		/* highest session ever current */
-	uint64_t retired[LM_RETIRED];	/* never current again */
-	unsigned nretired;
-	struct lm_session_key cand;	/* key of the last other session */
+	double created;
+};
+
+struct lm_sess {
+	bool master;
+	uint8_t psk[32], mackey[32];
+	struct lm_keypair cur, prev, next;	/* next: master, unconfirmed */
+	double last_rx;			/* last authenticated packet */
+	/* slave: the handshake in flight */
+	bool pending;
+	struct lm_hs_init hs;
+	uint8_t esk[32];
+	double hs_sent;
+	/* master: the newest initiation taken, and the rate limit */
+	uint8_t last_ts[LM_TS_LEN];
+	uint64_t last_index;
+	double tokens, tokens_at;
 };
 
 struct lm_stats;
-void lm_peer_init(struct lm_peer *p);
-/* Decodes, authenticates and replay-checks one packet without changing p
- * (other than its key cache). Returns the payload length, with
- * *new_session set if accepting it would switch sessions, or -1 after
- * counting why it was refused in st. */
-int lm_peer_open(struct lm_peer *p, const uint8_t psk[32], enum lm_dir dir,
-		 double now, uint8_t *pkt, size_t len, struct lm_hdr *h,
-		 uint8_t **payload, bool *new_session, struct lm_stats *st);
-/* Takes an opened packet as received: switches session if it was new,
- * marks its counter. */
-void lm_peer_commit(struct lm_peer *p, const struct lm_hdr *h,
-		    bool new_session, double now);
+void lm_sess_init(struct lm_sess *s, bool master, const uint8_t psk[32]);
+void lm_sess_wipe(struct lm_sess *s);
+/* Decodes, finds the keypair, replay-checks and opens a data packet
+ * without changing s. Returns the payload length, or -1 after counting
+ * why not in st. */
+int lm_sess_open(struct lm_sess *s, double now, uint8_t *pkt, size_t len,
+		 struct lm_hdr *h, uint8_t **payload, struct lm_keypair **kp,
+		 struct lm_stats *st);
+/* Takes an opened packet: marks its counter; on the master, the first
+ * packet under the next keypair makes it current. */
+void lm_sess_commit(struct lm_sess *s, struct lm_keypair *kp,
+		    const struct lm_hdr *h, double now);
+/* Seals under the current keypair; -ENOTCONN if there is none. */
+int lm_sess_seal(struct lm_sess *s, double now, uint8_t type,
+		 uint16_t link_id, const void *payload, size_t len,
+		 uint8_t *out, size_t outlen);
+bool lm_sess_want_handshake(const struct lm_sess *s, double now);
+/* Slave: the initiation to send on link_id (a new one when due). */
+int lm_sess_init_make(struct lm_sess *s, double now, uint16_t link_id,
+		      uint8_t *out, size_t outlen);
+/* Master: takes an initiation; returns the response's length (to send on
+ * *link_id) or -1 after counting why not. */
+int lm_sess_init_in(struct lm_sess *s, double now, const uint8_t *pkt,
+		    size_t len, uint16_t *link_id, uint8_t *resp,
+		    size_t resplen, struct lm_stats *st);
+/* Slave: takes a response; 0 when the new keys are current. */
+int lm_sess_resp_in(struct lm_sess *s, double now, const uint8_t *pkt,
+		    size_t len, uint16_t *link_id, struct lm_stats *st);
 
 /* SOCKS5 (RFC 1928) and its username/password auth (RFC 1929). Encoders
  * return bytes written or -errno. Decoders take what has arrived so far
@@ -230,9 +291,8 @@ struct lm {
 	int tcp_fd;			/* master: the TCP listener */
 	ev_io accept_io;
 	struct lm_stream *streams[LM_MAX_STREAMS];
-	struct lm_session_key tx;
-	uint64_t tx_counter;
-	struct lm_peer peer;
+	struct lm_sess sess;
+	ev_timer hs_timer;		/* slave: when to start a handshake */
 	struct lm_stats st;
 	struct lm_link links[LM_MAX_LINKS];
 	struct log_rl rx_rl, slot_rl, tcp_rl;

@@ -14,6 +14,8 @@
 
 #include "linkmap-int.h"
 
+#define HS_TICK 0.1		/* s between checks whether a handshake is due */
+
 const char *lm_addr_str(const struct sockaddr *sa, char *buf, size_t len)
 {
 	char host[INET6_ADDRSTRLEN];
@@ -36,17 +38,6 @@ const char *lm_addr_str(const struct sockaddr *sa, char *buf, size_t len)
 	return buf;
 }
 
-/* Session ids grow with wall-clock time (ms in the top 44 bits) so a
- * restarted peer's new session looks newer than its old one. */
-static uint64_t new_session_id(void)
-{
-	struct timespec ts;
-	uint64_t ms;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ms = (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	return ms << 20 | (randombytes_random() & 0xfffff) | 1;
-}
 
 struct lm_link *lm_link_find(struct lm *lm, uint16_t id)
 {
@@ -121,23 +112,96 @@ static struct lm_link *link_learn(struct lm *lm, uint16_t id,
 	return l;
 }
 
+/* Sends a finished packet (LM_HEADROOM free in front of it) on l. */
+static int link_xmit(struct lm *lm, struct lm_link *l, uint8_t *pkt,
+		     size_t len)
+{
+	if (lm->cfg.master && l->stream)
+		return lm_stream_send(l->stream, pkt, len);
+	if (l->px)
+		return lm_proxy_xmit(l, pkt, len);
+	return lm_udp_xmit(lm, l, pkt, len);
+}
+
+static void heard(struct lm_link *l, struct lm_stream *via,
+		  size_t len, ev_tstamp now)
+{
+	if (via)
+		via->last_rx = now;
+	l->last_rx = now;
+	if (l->px)
+		lm_proxy_heard(l);
+	l->st.rx_packets++;
+	l->st.rx_bytes += len;
+}
+
+/* Master: a valid, fresh initiation is answered on the link it came on
+ * (learning or moving the link: its MAC proves the key). */
+static void init_in(struct lm *lm, struct lm_stream *via, const uint8_t *pkt,
+		    size_t len, const struct sockaddr_storage *from,
+		    socklen_t fromlen, const union lm_local *local)
+{
+	ev_tstamp now = ev_now(lm->loop);
+	uint8_t *resp = lm->txbuf + LM_HEADROOM;
+	struct lm_link *l;
+	uint16_t id;
+	int n;
+
+	n = lm_sess_init_in(&lm->sess, now, pkt, len, &id, resp, LM_BUF_LEN,
+			    &lm->st);
+	if (n < 0)
+		return;
+	l = link_learn(lm, id, from, fromlen, local, via);
+	if (!l)
+		return;
+	heard(l, via, len, now);
+	if (link_xmit(lm, l, resp, n) == 0) {
+		l->st.tx_packets++;
+		l->st.tx_bytes += n;
+	}
+}
+
+static void resp_in(struct lm *lm, struct lm_link *l, struct lm_stream *via,
+		    const uint8_t *pkt, size_t len)
+{
+	ev_tstamp now = ev_now(lm->loop);
+	bool first = !lm->sess.cur.valid;
+	uint16_t id;
+
+	if (!l || lm_sess_resp_in(&lm->sess, now, pkt, len, &id, &lm->st) < 0)
+		return;
+	heard(l, via, len, now);
+	if (first)
+		log_info("session with the master established (link %s)",
+			 l->name);
+	else
+		log_debug("session keys renewed (link %s)", l->name);
+}
+
 void lm_packet_in(struct lm *lm, struct lm_link *via_link,
 		  struct lm_stream *via_stream, uint8_t *pkt, size_t len,
 		  const struct sockaddr_storage *from, socklen_t fromlen,
 		  const union lm_local *local)
 {
-	enum lm_dir dir = lm->cfg.master ? LM_DIR_TO_MASTER : LM_DIR_TO_SLAVE;
 	ev_tstamp now = ev_now(lm->loop);
 	struct lm_link *l = via_link;
+	struct lm_keypair *kp;
 	struct lm_hdr h;
 	uint8_t *payload;
-	bool fresh;
 	int n;
 
+	if (len >= 2 && pkt[1] == LM_HS_INIT && lm->cfg.master) {
+		init_in(lm, via_stream, pkt, len, from, fromlen, local);
+		return;
+	}
+	if (len >= 2 && pkt[1] == LM_HS_RESP && !lm->cfg.master) {
+		resp_in(lm, via_link, via_stream, pkt, len);
+		return;
+	}
 	/* Opened, tied to its link, and only then taken: a packet that
 	 * fails any check changes nothing. */
-	n = lm_peer_open(&lm->peer, lm->cfg.key, dir, now, pkt, len, &h,
-			 &payload, &fresh, &lm->st);
+	n = lm_sess_open(&lm->sess, now, pkt, len, &h, &payload, &kp,
+			 &lm->st);
 	if (n < 0)
 		return;
 	if (lm->cfg.master) {
@@ -148,14 +212,8 @@ void lm_packet_in(struct lm *lm, struct lm_link *via_link,
 		lm->st.malformed++;
 		return;
 	}
-	lm_peer_commit(&lm->peer, &h, fresh, now);
-	if (via_stream)
-		via_stream->last_rx = now;
-	l->last_rx = now;
-	if (l->px)
-		lm_proxy_heard(l);
-	l->st.rx_packets++;
-	l->st.rx_bytes += len;
+	lm_sess_commit(&lm->sess, kp, &h, now);
+	heard(l, via_stream, len, now);
 	lm->cfg.ops->recv(lm->cfg.ctx, l->id, h.type, payload, n);
 }
 
@@ -213,30 +271,21 @@ int lm_send(struct lm *lm, uint16_t id, uint8_t type, const void *payload,
 {
 	struct lm_link *l = lm_link_find(lm, id);
 	uint8_t *pkt = lm->txbuf + LM_HEADROOM;
-	struct lm_hdr h = {
-		.version = LM_WIRE_VERSION,
-		.type = type,
-		.link_id = id,
-		.session = lm->tx.session,
-	};
 	int n, err;
 
 	if (!l || (lm->cfg.master && !l->peer_len))
 		return -ENOENT;
 	if (l->px && l->px->state != PX_READY)
 		return -ENOTCONN;
-	h.counter = lm->tx_counter++;
-	n = lm_seal(&lm->tx, &h, payload, len, pkt, LM_BUF_LEN);
+	n = lm_sess_seal(&lm->sess, ev_now(lm->loop), type, id, payload, len,
+			 pkt, LM_BUF_LEN);
+	if (n == -ENOTCONN)
+		return n;	/* no session yet: nothing to count */
 	if (n < 0) {
 		l->st.drops++;
 		return n;
 	}
-	if (lm->cfg.master && l->stream)
-		err = lm_stream_send(l->stream, pkt, n);
-	else if (l->px)
-		err = lm_proxy_xmit(l, pkt, n);
-	else
-		err = lm_udp_xmit(lm, l, pkt, n);
+	err = link_xmit(lm, l, pkt, n);
 	if (err < 0) {
 		if (err != -ENOTCONN)
 			l->st.drops++;
@@ -245,6 +294,31 @@ int lm_send(struct lm *lm, uint16_t id, uint8_t type, const void *payload,
 	l->st.tx_packets++;
 	l->st.tx_bytes += n;
 	return 0;
+}
+
+/* Slave: starts (or retries) a handshake when one is due, sending the
+ * initiation on every link that can carry it. */
+static void hs_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct lm *lm = container_of(w, struct lm, hs_timer);
+	ev_tstamp now = ev_now(loop);
+
+	(void)revents;
+	if (!lm_sess_want_handshake(&lm->sess, now))
+		return;
+	for (size_t i = 0; i < LM_MAX_LINKS; i++) {
+		struct lm_link *l = &lm->links[i];
+		uint8_t *pkt = lm->txbuf + LM_HEADROOM;
+		int n;
+
+		if (!l->used || (l->px && l->px->state != PX_READY))
+			continue;
+		n = lm_sess_init_make(&lm->sess, now, l->id, pkt, LM_BUF_LEN);
+		if (n > 0 && link_xmit(lm, l, pkt, n) == 0) {
+			l->st.tx_packets++;
+			l->st.tx_bytes += n;
+		}
+	}
 }
 
 int lm_link_stats(const struct lm *lm, uint16_t id, struct lm_link_stats *out)
@@ -294,9 +368,11 @@ int lm_new(struct lm **out, struct ev_loop *loop, const struct lm_cfg *c)
 		lm->rxmsg[i].msg_hdr.msg_name = &lm->rxaddr[i];
 		lm->rxmsg[i].msg_hdr.msg_control = lm->rxctl[i];
 	}
-	lm_session_key_derive(&lm->tx, c->key,
-			      c->master ? LM_DIR_TO_SLAVE : LM_DIR_TO_MASTER,
-			      new_session_id());
+	lm_sess_init(&lm->sess, c->master, c->key);
+	if (!c->master) {
+		ev_timer_init(&lm->hs_timer, hs_timer_cb, 0.0, HS_TICK);
+		ev_timer_start(loop, &lm->hs_timer);
+	}
 	if (c->master) {
 		err = lm_udp_master_open(lm);
 		if (err < 0)
@@ -312,6 +388,7 @@ out_close_udp:
 	ev_io_stop(loop, &lm->rx);
 	close(lm->fd);
 out_free:
+	ev_timer_stop(loop, &lm->hs_timer);
 	sodium_memzero(lm, sizeof(*lm));
 	free(lm);
 	return err;
@@ -321,6 +398,7 @@ void lm_free(struct lm *lm)
 {
 	if (!lm)
 		return;
+	ev_timer_stop(lm->loop, &lm->hs_timer);
 	lm_tcp_close_all(lm);
 	for (size_t i = 0; i < LM_MAX_LINKS; i++) {
 		if (!lm->links[i].used)
@@ -332,6 +410,7 @@ void lm_free(struct lm *lm)
 		ev_io_stop(lm->loop, &lm->rx);
 		close(lm->fd);
 	}
+	lm_sess_wipe(&lm->sess);
 	sodium_memzero(lm, sizeof(*lm));
 	free(lm);
 }

@@ -71,7 +71,11 @@ struct lm_stats {
 	uint64_t auth_fail;		/* did not authenticate */
 	uint64_t replay;		/* counter seen before or too old */
 	uint64_t malformed;		/* bad header, version or length */
-	uint64_t stale_session;		/* authentic but an old session */
+	uint64_t stale_session;		/* no such session, or expired */
+	uint64_t hs_init;		/* handshakes completed */
+	uint64_t hs_bad;		/* handshake messages that failed */
+	uint64_t hs_stale;		/* replayed or outdated handshakes */
+	uint64_t hs_ratelimited;	/* master: over the handshake rate */
 	uint64_t no_slot;		/* master: link table full */
 	uint64_t streams_refused;	/* master: too many TCP streams */
 	uint64_t streams_dropped;	/* master: closed, bad or idle */

@@ -366,9 +366,10 @@ static void px_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 static void ready_check(struct lm_link *l)
 {
 	struct lm_proxy *px = px_of(l);
-	struct lm_peer *peer = &l->lm->peer;
+	const struct lm_sess *sess = &l->lm->sess;
 	ev_tstamp now = ev_now(l->lm->loop);
-	bool heard_elsewhere = peer->have && now - peer->last_rx < UDP_CHECK;
+	bool heard_elsewhere = sess->cur.valid &&
+			       now - sess->last_rx < UDP_CHECK;
 
 	if (l->last_rx >= px->ready_at)
 		return;

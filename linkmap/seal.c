@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Packet sealing (ChaCha20-Poly1305 under per-session keys) and the
+/* Packet sealing (ChaCha20-Poly1305 under a session's keys) and the
  * replay window. */
 #include <errno.h>
 #include <string.h>
@@ -7,21 +7,6 @@
 #include <sodium.h>
 
 #include "linkmap-int.h"
-
-/* Eight-byte KDF contexts, one per direction, so the two sides never
- * share a key and so never a nonce. */
-static const char *const kdf_ctx[] = {
-	[LM_DIR_TO_MASTER] = "braid>M1",
-	[LM_DIR_TO_SLAVE] = "braid>S1",
-};
-
-void lm_session_key_derive(struct lm_session_key *sk, const uint8_t psk[32],
-			   enum lm_dir dir, uint64_t session)
-{
-	sk->session = session;
-	crypto_kdf_derive_from_key(sk->key, sizeof(sk->key), session,
-				   kdf_ctx[dir], psk);
-}
 
 static void make_nonce(uint8_t n[crypto_aead_chacha20poly1305_IETF_NPUBBYTES],
 		       uint64_t counter)
@@ -31,7 +16,7 @@ static void make_nonce(uint8_t n[crypto_aead_chacha20poly1305_IETF_NPUBBYTES],
 		n[4 + i] = counter >> (56 - 8 * i);
 }
 
-int lm_seal(const struct lm_session_key *sk, const struct lm_hdr *h,
+int lm_seal(const uint8_t key[32], const struct lm_hdr *h,
 	    const uint8_t *payload, size_t len, uint8_t *out, size_t outlen)
 {
 	uint8_t nonce[crypto_aead_chacha20poly1305_IETF_NPUBBYTES];
@@ -43,12 +28,12 @@ int lm_seal(const struct lm_session_key *sk, const struct lm_hdr *h,
 	make_nonce(nonce, h->counter);
 	crypto_aead_chacha20poly1305_ietf_encrypt(out + LM_HDR_LEN, &clen,
 						  payload, len, out, LM_HDR_LEN,
-						  NULL, nonce, sk->key);
+						  NULL, nonce, key);
 	return LM_HDR_LEN + (int)clen;
 }
 
-int lm_open(const struct lm_session_key *sk, const struct lm_hdr *h,
-	    uint8_t *pkt, size_t len, uint8_t **payload)
+int lm_open(const uint8_t key[32], const struct lm_hdr *h, uint8_t *pkt,
+	    size_t len, uint8_t **payload)
 {
 	uint8_t nonce[crypto_aead_chacha20poly1305_IETF_NPUBBYTES];
 	unsigned long long mlen;
@@ -60,7 +45,7 @@ int lm_open(const struct lm_session_key *sk, const struct lm_hdr *h,
 						      NULL, pkt + LM_HDR_LEN,
 						      len - LM_HDR_LEN, pkt,
 						      LM_HDR_LEN, nonce,
-						      sk->key) != 0)
+						      key) != 0)
 		return -EBADMSG;
 	*payload = pkt + LM_HDR_LEN;
 	return (int)mlen;

@@ -1,82 +1,238 @@
 /* SPDX-License-Identifier: MIT */
-/* The peer's sessions: which one is current, which are retired for good,
- * and the open-then-commit order that keeps forged packets from changing
- * any of it. */
+/* Session keys over time: the current keypair, the previous one (packets
+ * still in flight after a rekey), the next one (master: agreed but not yet
+ * used by the slave); when the slave starts a handshake; and the master's
+ * defences (MAC before anything, fresh timestamps only, a rate limit
+ * before any public-key work). */
+#include <errno.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "linkmap-int.h"
-#include "log.h"
 
-static bool is_retired(const struct lm_peer *p, uint64_t session)
+#define HS_BURST 20.0
+
+void lm_sess_init(struct lm_sess *s, bool master, const uint8_t psk[32])
 {
-	for (unsigned i = 0; i < LM_RETIRED && i < p->nretired; i++)
-		if (p->retired[i] == session)
-			return true;
-	return false;
+	memset(s, 0, sizeof(*s));
+	s->master = master;
+	memcpy(s->psk, psk, 32);
+	lm_hs_mac_key(s->mackey, psk);
+	s->tokens = HS_BURST;
 }
 
-void lm_peer_init(struct lm_peer *p)
+void lm_sess_wipe(struct lm_sess *s)
 {
-	memset(p, 0, sizeof(*p));
+	sodium_memzero(s, sizeof(*s));
 }
 
-int lm_peer_open(struct lm_peer *p, const uint8_t psk[32], enum lm_dir dir,
-		 double now, uint8_t *pkt, size_t len, struct lm_hdr *h,
-		 uint8_t **payload, bool *new_session, struct lm_stats *st)
+static bool usable(const struct lm_keypair *kp, double now)
 {
+	return kp->valid && now - kp->created < LM_REJECT_AFTER;
+}
+
+static uint64_t random_index(void)
+{
+	uint64_t i = 0;
+
+	while (!i)
+		randombytes_buf(&i, sizeof(i));
+	return i;
+}
+
+static void keypair_set(struct lm_keypair *kp, uint64_t mine,
+			uint64_t peers, const uint8_t tx[32],
+			const uint8_t rx[32], double now)
+{
+	memset(kp, 0, sizeof(*kp));
+	kp->valid = true;
+	kp->my_index = mine;
+	kp->peer_index = peers;
+	memcpy(kp->tx, tx, 32);
+	memcpy(kp->rx, rx, 32);
+	kp->created = now;
+	lm_replay_init(&kp->replay);
+}
+
+/* The current keypair moves to prev (still accepted for what is in
+ * flight); what was in prev is forgotten. */
+static void rotate_in(struct lm_sess *s, const struct lm_keypair *kp)
+{
+	sodium_memzero(&s->prev, sizeof(s->prev));
+	if (s->cur.valid)
+		s->prev = s->cur;
+	s->cur = *kp;
+}
+
+int lm_sess_open(struct lm_sess *s, double now, uint8_t *pkt, size_t len,
+		 struct lm_hdr *h, uint8_t **payload, struct lm_keypair **kp,
+		 struct lm_stats *st)
+{
+	struct lm_keypair *cands[] = { &s->cur, &s->prev, &s->next };
 	int n;
 
-	if (lm_hdr_decode(h, pkt, len) < 0) {
+	if (lm_hdr_decode(h, pkt, len) < 0 || h->type >= LM_HS_INIT) {
 		st->malformed++;
 		return -1;
 	}
-	*new_session = false;
-	if (p->have && h->session == p->cur.session) {
-		if (!lm_replay_check(&p->replay, h->counter)) {
-			st->replay++;
-			return -1;
-		}
-		n = lm_open(&p->cur, h, pkt, len, payload);
-		if (n < 0)
-			st->auth_fail++;
-		return n < 0 ? -1 : n;
-	}
-	if (p->cand.session != h->session)
-		lm_session_key_derive(&p->cand, psk, dir, h->session);
-	n = lm_open(&p->cand, h, pkt, len, payload);
-	if (n < 0) {
-		st->auth_fail++;
-		return -1;
-	}
-	/* A newer session (the peer restarted) is taken at once. An older
-	 * one only when the current session has gone quiet (the peer's
-	 * clock stepped back), and never one that was current before. */
-	if (is_retired(p, h->session) ||
-	    (p->have && h->session < p->highest &&
-	     now - p->last_rx < LM_SESSION_IDLE)) {
+	*kp = NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(cands) && !*kp; i++)
+		if (usable(cands[i], now) && cands[i]->my_index == h->session)
+			*kp = cands[i];
+	if (!*kp) {
 		st->stale_session++;
 		return -1;
 	}
-	*new_session = true;
+	if (!lm_replay_check(&(*kp)->replay, h->counter)) {
+		st->replay++;
+		return -1;
+	}
+	n = lm_open((*kp)->rx, h, pkt, len, payload);
+	if (n < 0)
+		st->auth_fail++;
+	return n < 0 ? -1 : n;
+}
+
+void lm_sess_commit(struct lm_sess *s, struct lm_keypair *kp,
+		    const struct lm_hdr *h, double now)
+{
+	lm_replay_mark(&kp->replay, h->counter);
+	s->last_rx = now;
+	if (kp == &s->next) {
+		/* the slave uses the new keys: so does the master now */
+		rotate_in(s, &s->next);
+		sodium_memzero(&s->next, sizeof(s->next));
+		log_debug("session: new keys in use");
+	}
+}
+
+int lm_sess_seal(struct lm_sess *s, double now, uint8_t type,
+		 uint16_t link_id, const void *payload, size_t len,
+		 uint8_t *out, size_t outlen)
+{
+	struct lm_keypair *kp = &s->cur;
+	struct lm_hdr h = { .version = LM_WIRE_VERSION, .type = type,
+			    .link_id = link_id };
+
+	if (!usable(kp, now) || kp->tx_counter >= LM_REJECT_MESSAGES)
+		return -ENOTCONN;
+	h.session = kp->peer_index;
+	h.counter = kp->tx_counter++;
+	return lm_seal(kp->tx, &h, payload, len, out, outlen);
+}
+
+bool lm_sess_want_handshake(const struct lm_sess *s, double now)
+{
+	const struct lm_keypair *kp = &s->cur;
+
+	if (s->master)
+		return false;
+	if (s->pending)
+		return now - s->hs_sent >= LM_HS_RETRY;
+	return !usable(kp, now) || now - kp->created >= LM_REKEY_AFTER ||
+	       kp->tx_counter >= LM_REKEY_MESSAGES ||
+	       now - s->last_rx >= LM_HS_SILENT;
+}
+
+int lm_sess_init_make(struct lm_sess *s, double now, uint16_t link_id,
+		      uint8_t *out, size_t outlen)
+{
+	/* One initiation per attempt, sent on every link: the master takes
+	 * the first copy and ignores the rest. */
+	if (!s->pending || now - s->hs_sent >= LM_HS_RETRY) {
+		crypto_box_keypair(s->hs.epub, s->esk);
+		s->hs.index = random_index();
+		lm_hs_timestamp(s->hs.ts);
+		s->pending = true;
+		s->hs_sent = now;
+	}
+	return lm_hs_init_make(out, outlen, s->mackey, link_id, &s->hs);
+}
+
+/* Token bucket: HS_BURST at once, LM_HS_RATE per second after that. */
+static bool take_token(struct lm_sess *s, double now)
+{
+	s->tokens += (now - s->tokens_at) * LM_HS_RATE;
+	if (s->tokens > HS_BURST)
+		s->tokens = HS_BURST;
+	s->tokens_at = now;
+	if (s->tokens < 1)
+		return false;
+	s->tokens -= 1;
+	return true;
+}
+
+int lm_sess_init_in(struct lm_sess *s, double now, const uint8_t *pkt,
+		    size_t len, uint16_t *link_id, uint8_t *resp,
+		    size_t resplen, struct lm_stats *st)
+{
+	struct lm_hs_init in;
+	struct lm_hs_keys k;
+	uint64_t r;
+	int n, age;
+
+	if (!s->master || lm_hs_init_parse(pkt, len, s->mackey, &in,
+					   link_id) < 0) {
+		st->hs_bad++;
+		return -1;
+	}
+	age = memcmp(in.ts, s->last_ts, LM_TS_LEN);
+	if (age <= 0) {
+		/* the same initiation on another link is no attack */
+		if (age < 0 || in.index != s->last_index)
+			st->hs_stale++;
+		return -1;
+	}
+	if (!take_token(s, now)) {
+		st->hs_ratelimited++;
+		return -1;
+	}
+	r = random_index();
+	n = lm_hs_resp_make(resp, resplen, s->psk, s->mackey, pkt, *link_id,
+			    r, &in, &k);
+	if (n < 0) {
+		st->hs_bad++;
+		return -1;
+	}
+	memcpy(s->last_ts, in.ts, LM_TS_LEN);
+	s->last_index = in.index;
+	keypair_set(&s->next, r, in.index, k.m2s, k.s2m, now);
+	sodium_memzero(&k, sizeof(k));
+	st->hs_init++;
 	return n;
 }
 
-void lm_peer_commit(struct lm_peer *p, const struct lm_hdr *h,
-		    bool new_session, double now)
+int lm_sess_resp_in(struct lm_sess *s, double now, const uint8_t *pkt,
+		    size_t len, uint16_t *link_id, struct lm_stats *st)
 {
-	if (new_session) {
-		log_info("peer %s session %016llx",
-			 p->have ? "started a new" : "is up with",
-			 (unsigned long long)h->session);
-		if (p->have)
-			p->retired[p->nretired++ % LM_RETIRED] =
-				p->cur.session;
-		p->cur = p->cand;
-		p->have = true;
-		if (h->session > p->highest)
-			p->highest = h->session;
-		lm_replay_init(&p->replay);
+	uint8_t init[LM_HS_INIT_LEN];
+	struct lm_keypair kp;
+	struct lm_hs_keys k;
+	uint64_t r, i;
+
+	if (s->master || lm_hs_resp_peek(pkt, len, s->mackey, &r, &i,
+					 link_id) < 0) {
+		st->hs_bad++;
+		return -1;
 	}
-	lm_replay_mark(&p->replay, h->counter);
-	p->last_rx = now;
+	if (!s->pending || i != s->hs.index) {
+		st->hs_stale++;		/* an answer to an older attempt */
+		return -1;
+	}
+	/* the transcript has the initiation as sent on the answered link */
+	lm_hs_init_make(init, sizeof(init), s->mackey, *link_id, &s->hs);
+	if (lm_hs_resp_finish(pkt, s->psk, init, s->esk, &k) < 0) {
+		st->hs_bad++;
+		return -1;
+	}
+	keypair_set(&kp, s->hs.index, r, k.s2m, k.m2s, now);
+	rotate_in(s, &kp);
+	sodium_memzero(&kp, sizeof(kp));
+	sodium_memzero(&k, sizeof(k));
+	sodium_memzero(s->esk, sizeof(s->esk));
+	s->pending = false;
+	s->last_rx = now;
+	st->hs_init++;
+	return 0;
 }

@@ -62,7 +62,8 @@ static void stats_log(struct daemon *d)
 	lm_stats(d->lm, &ls);
 	log_info("stats total tun_rx=%llu tun_tx=%llu no_link=%llu "
 		 "auth_fail=%llu replay=%llu malformed=%llu stale_session=%llu "
-		 "tun_drops=%llu",
+		 "tun_drops=%llu hs_init=%llu hs_bad=%llu hs_stale=%llu "
+		 "hs_ratelimited=%llu",
 		 (unsigned long long)d->tun_rx_pkts,
 		 (unsigned long long)d->tun_tx_pkts,
 		 (unsigned long long)ms.no_link,
@@ -70,7 +71,11 @@ static void stats_log(struct daemon *d)
 		 (unsigned long long)ls.replay,
 		 (unsigned long long)ls.malformed,
 		 (unsigned long long)ls.stale_session,
-		 (unsigned long long)d->tun_drops);
+		 (unsigned long long)d->tun_drops,
+		 (unsigned long long)ls.hs_init,
+		 (unsigned long long)ls.hs_bad,
+		 (unsigned long long)ls.hs_stale,
+		 (unsigned long long)ls.hs_ratelimited);
 }
 
 static void tun_rx_cb(struct ev_loop *loop, ev_io *w, int revents)

@@ -68,40 +68,39 @@ START_TEST(hdr_rejects)
 }
 END_TEST
 
-static int seal_sample(struct lm_session_key *sk, uint8_t *out, size_t outlen)
+static const uint8_t key[32] = { 9, 8, 7, 6, 5, 4, 3, 2, 1 };
+
+static int seal_sample(uint8_t *out, size_t outlen)
 {
 	struct lm_hdr h = sample_hdr();
 	const char msg[] = "an IP packet, more or less";
 
-	lm_session_key_derive(sk, psk, LM_DIR_TO_MASTER, h.session);
-	return lm_seal(sk, &h, (const uint8_t *)msg, sizeof(msg), out, outlen);
+	return lm_seal(key, &h, (const uint8_t *)msg, sizeof(msg), out, outlen);
 }
 
 START_TEST(seal_round_trip)
 {
-	struct lm_session_key sk;
 	uint8_t pkt[256], *payload;
 	struct lm_hdr h;
 	int n, m;
 
-	n = seal_sample(&sk, pkt, sizeof(pkt));
+	n = seal_sample(pkt, sizeof(pkt));
 	ck_assert_int_eq(n, LM_OVERHEAD + 27);
 	/* The payload is not on the wire in the clear. */
 	ck_assert_ptr_null(memmem(pkt, n, "IP packet", 9));
 	ck_assert_int_eq(lm_hdr_decode(&h, pkt, n), LM_HDR_LEN);
-	m = lm_open(&sk, &h, pkt, n, &payload);
+	m = lm_open(key, &h, pkt, n, &payload);
 	ck_assert_int_eq(m, 27);
 	ck_assert_str_eq((char *)payload, "an IP packet, more or less");
-	ck_assert_int_eq(seal_sample(&sk, pkt, LM_OVERHEAD + 26), -ENOBUFS);
+	ck_assert_int_eq(seal_sample(pkt, LM_OVERHEAD + 26), -ENOBUFS);
 }
 END_TEST
 
 /* Every single-bit flip anywhere in the packet is rejected. */
 START_TEST(seal_bit_flips)
 {
-	struct lm_session_key sk, cand;
 	uint8_t pkt[256], copy[256], *payload;
-	int n = seal_sample(&sk, pkt, sizeof(pkt));
+	int n = seal_sample(pkt, sizeof(pkt));
 
 	for (int bit = 0; bit < n * 8; bit++) {
 		struct lm_hdr h;
@@ -110,9 +109,7 @@ START_TEST(seal_bit_flips)
 		copy[bit / 8] ^= 1 << (bit % 8);
 		if (lm_hdr_decode(&h, copy, n) < 0)
 			continue;
-		/* The receiver derives keys from the session it reads. */
-		lm_session_key_derive(&cand, psk, LM_DIR_TO_MASTER, h.session);
-		ck_assert_msg(lm_open(&cand, &h, copy, n, &payload) < 0,
+		ck_assert_msg(lm_open(key, &h, copy, n, &payload) < 0,
 			      "bit %d flipped and still opened", bit);
 	}
 }
@@ -120,24 +117,19 @@ END_TEST
 
 START_TEST(seal_wrong_key_and_truncation)
 {
-	struct lm_session_key sk, other;
 	uint8_t pkt[256], *payload, bad[32];
 	struct lm_hdr h;
-	int n = seal_sample(&sk, pkt, sizeof(pkt));
+	int n = seal_sample(pkt, sizeof(pkt));
 
 	lm_hdr_decode(&h, pkt, n);
-	memcpy(bad, psk, 32);
+	memcpy(bad, key, 32);
 	bad[31] ^= 0x80;
-	lm_session_key_derive(&other, bad, LM_DIR_TO_MASTER, h.session);
-	ck_assert_int_eq(lm_open(&other, &h, pkt, n, &payload), -EBADMSG);
-	/* The other direction's key never opens it either. */
-	lm_session_key_derive(&other, psk, LM_DIR_TO_SLAVE, h.session);
-	ck_assert_int_eq(lm_open(&other, &h, pkt, n, &payload), -EBADMSG);
+	ck_assert_int_eq(lm_open(bad, &h, pkt, n, &payload), -EBADMSG);
 	for (int len = n - 1; len >= 0; len--) {
 		uint8_t copy[256];
 
 		memcpy(copy, pkt, n);
-		ck_assert_int_lt(lm_open(&sk, &h, copy, len, &payload), 0);
+		ck_assert_int_lt(lm_open(key, &h, copy, len, &payload), 0);
 	}
 }
 END_TEST
@@ -394,99 +386,259 @@ START_TEST(socks_random_input)
 }
 END_TEST
 
-/* ---- sessions, without sockets ---- */
+/* ---- handshake and sessions, without sockets ---- */
 
-/* A packet of session s, counter c, as the slave would send it. */
-static int slave_pkt(uint8_t *pkt, size_t len, uint64_t s, uint64_t c)
+/* One handshake between a slave and a master session at time now; the
+ * initiation and response as they went over the wire land in init/resp. */
+static void handshake(struct lm_sess *sl, struct lm_sess *ms, double now,
+		      struct lm_stats *st, uint8_t *init, uint8_t *resp)
 {
-	struct lm_hdr h = { .version = 1, .type = 1, .link_id = 1,
-			    .session = s, .counter = c };
-	struct lm_session_key sk;
+	uint8_t i[LM_HS_INIT_LEN], r[LM_HS_RESP_LEN];
+	uint16_t id;
 
-	lm_session_key_derive(&sk, psk, LM_DIR_TO_MASTER, s);
-	return lm_seal(&sk, &h, (const uint8_t *)"data", 4, pkt, len);
+	ck_assert(lm_sess_want_handshake(sl, now));
+	ck_assert_int_eq(lm_sess_init_make(sl, now, 7, i, sizeof(i)),
+			 LM_HS_INIT_LEN);
+	ck_assert_int_eq(lm_sess_init_in(ms, now, i, sizeof(i), &id, r,
+					 sizeof(r), st), LM_HS_RESP_LEN);
+	ck_assert_int_eq(id, 7);
+	ck_assert_int_eq(lm_sess_resp_in(sl, now, r, sizeof(r), &id, st), 0);
+	if (init)
+		memcpy(init, i, sizeof(i));
+	if (resp)
+		memcpy(resp, r, sizeof(r));
 }
 
-/* Feeds one packet (a copy, as opening decrypts in place); true if
- * taken. */
-static bool feed(struct lm_peer *p, struct lm_stats *st, double now,
-		 const uint8_t *pkt, int len)
+/* Seals a data packet on from and feeds a copy to to; true if taken. */
+static bool pass(struct lm_sess *from, struct lm_sess *to, double now,
+		 uint8_t *pkt, int *len, struct lm_stats *st)
 {
 	uint8_t copy[128], *payload;
+	struct lm_keypair *kp;
 	struct lm_hdr h;
-	bool fresh;
 
-	memcpy(copy, pkt, len);
-	if (lm_peer_open(p, psk, LM_DIR_TO_MASTER, now, copy, len, &h,
-			 &payload, &fresh, st) < 0)
+	if (pkt && *len == 0) {
+		*len = lm_sess_seal(from, now, 1, 7, "data", 4, pkt, 128);
+		ck_assert_int_gt(*len, 0);
+	}
+	if (!pkt) {
+		pkt = copy;
+		*len = lm_sess_seal(from, now, 1, 7, "data", 4, copy, 128);
+		ck_assert_int_gt(*len, 0);
+	}
+	memcpy(copy, pkt, *len);
+	if (lm_sess_open(to, now, copy, *len, &h, &payload, &kp, st) < 0)
 		return false;
-	lm_peer_commit(p, &h, fresh, now);
+	ck_assert_mem_eq(payload, "data", 4);
+	lm_sess_commit(to, kp, &h, now);
 	return true;
 }
 
-/* The review's attack: after a restart and a quiet spell, recorded
- * packets of the old session and then of the live one must not be taken
- * again. */
-START_TEST(session_no_replay_across_switches)
+START_TEST(hs_round_trip)
 {
-	const uint64_t s1 = 100ULL << 20, s2 = 200ULL << 20;
-	uint8_t old[128], live[10][128];
+	struct lm_sess sl, ms;
 	struct lm_stats st = { 0 };
-	struct lm_peer p;
-	int n1, n2 = 0;
+	int n;
 
-	lm_peer_init(&p);
-	n1 = slave_pkt(old, sizeof(old), s1, 0);
-	ck_assert(feed(&p, &st, 0, old, n1));
-	for (int i = 0; i < 10; i++) {
-		n2 = slave_pkt(live[i], sizeof(live[i]), s2, i);
-		ck_assert(feed(&p, &st, 1, live[i], n2));
-	}
-	for (int round = 0; round < 3; round++) {
-		double now = 10 + round * 10;	/* quiet for > 3 s */
-
-		ck_assert(!feed(&p, &st, now, old, n1));
-		for (int i = 0; i < 10; i++)
-			ck_assert(!feed(&p, &st, now, live[i], n2));
-	}
-	ck_assert_uint_eq(p.cur.session, s2);
-	ck_assert_uint_gt(st.stale_session + st.replay, 0);
+	lm_sess_init(&sl, false, psk);
+	lm_sess_init(&ms, true, psk);
+	/* nothing can be sent before the handshake */
+	ck_assert_int_eq(lm_sess_seal(&sl, 0, 1, 7, "x", 1, (uint8_t[64]){ 0 },
+				      64), -ENOTCONN);
+	handshake(&sl, &ms, 1, &st, NULL, NULL);
+	ck_assert(!lm_sess_want_handshake(&sl, 1));
+	/* the master uses its new keys once the slave has */
+	ck_assert(!ms.cur.valid && ms.next.valid);
+	ck_assert(pass(&sl, &ms, 1, NULL, &n, &st));
+	ck_assert(ms.cur.valid && !ms.next.valid);
+	ck_assert(pass(&ms, &sl, 1, NULL, &n, &st));
+	/* two directions, two keys; the ephemeral secret is gone */
+	ck_assert(memcmp(sl.cur.tx, sl.cur.rx, 32) != 0);
+	ck_assert_mem_eq(sl.cur.tx, ms.cur.rx, 32);
+	ck_assert(sodium_is_zero(sl.esk, 32));
+	ck_assert_int_eq(st.hs_init, 2);
+	lm_sess_wipe(&sl);
+	lm_sess_wipe(&ms);
 }
 END_TEST
 
-START_TEST(session_rules)
+/* Two handshakes with the same key give unrelated session keys. */
+START_TEST(hs_fresh_keys_every_time)
 {
-	const uint64_t s1 = 100ULL << 20, s2 = 200ULL << 20,
-		       s0 = 50ULL << 20;
+	struct lm_sess a, b, ma, mb;
 	struct lm_stats st = { 0 };
-	uint8_t pkt[128];
-	struct lm_peer p;
+
+	lm_sess_init(&a, false, psk);
+	lm_sess_init(&b, false, psk);
+	lm_sess_init(&ma, true, psk);
+	lm_sess_init(&mb, true, psk);
+	handshake(&a, &ma, 1, &st, NULL, NULL);
+	handshake(&b, &mb, 1, &st, NULL, NULL);
+	ck_assert(memcmp(a.cur.tx, b.cur.tx, 32) != 0);
+	ck_assert(memcmp(a.cur.rx, b.cur.rx, 32) != 0);
+}
+END_TEST
+
+/* A recorded initiation replayed later is refused before any public-key
+ * work, and so is an older one; a forged or altered one is bad. */
+START_TEST(hs_init_replay_refused)
+{
+	uint8_t old[LM_HS_INIT_LEN], init[LM_HS_INIT_LEN], r[LM_HS_RESP_LEN];
+	struct lm_sess sl, ms, other;
+	struct lm_stats st = { 0 };
+	uint16_t id;
+
+	lm_sess_init(&sl, false, psk);
+	lm_sess_init(&ms, true, psk);
+	handshake(&sl, &ms, 1, &st, old, NULL);
+	lm_sess_init(&sl, false, psk);
+	handshake(&sl, &ms, 5, &st, init, NULL);
+	ck_assert_int_lt(lm_sess_init_in(&ms, 9, init, sizeof(init), &id, r,
+					 sizeof(r), &st), 0);
+	ck_assert_int_lt(lm_sess_init_in(&ms, 9, old, sizeof(old), &id, r,
+					 sizeof(r), &st), 0);
+	ck_assert_int_eq(st.hs_stale, 1);	/* the same one again is a
+						 * copy on another link */
+	for (size_t bit = 0; bit < sizeof(init) * 8; bit++) {
+		uint8_t x[LM_HS_INIT_LEN];
+
+		memcpy(x, init, sizeof(x));
+		x[bit / 8] ^= 1 << (bit % 8);
+		ck_assert_int_lt(lm_sess_init_in(&ms, 9, x, sizeof(x), &id, r,
+						 sizeof(r), &st), 0);
+	}
+	ck_assert_int_eq(st.hs_bad, sizeof(init) * 8);
+	/* a slave with another key: bad, not stale */
+	lm_sess_init(&other, false, (const uint8_t *)"another key, 32 bytes long!!!!!");
+	lm_sess_init_make(&other, 10, 7, init, sizeof(init));
+	st.hs_bad = 0;
+	ck_assert_int_lt(lm_sess_init_in(&ms, 10, init, sizeof(init), &id, r,
+					 sizeof(r), &st), 0);
+	ck_assert_int_eq(st.hs_bad, 1);
+	/* nothing of it changed the master's keys */
+	ck_assert_uint_eq(ms.next.peer_index, sl.cur.my_index);
+}
+END_TEST
+
+START_TEST(hs_resp_checked)
+{
+	uint8_t i[LM_HS_INIT_LEN], r[LM_HS_RESP_LEN], x[LM_HS_RESP_LEN];
+	struct lm_sess sl, ms;
+	struct lm_stats st = { 0 };
+	uint16_t id;
+
+	lm_sess_init(&sl, false, psk);
+	lm_sess_init(&ms, true, psk);
+	lm_sess_init_make(&sl, 1, 7, i, sizeof(i));
+	ck_assert_int_gt(lm_sess_init_in(&ms, 1, i, sizeof(i), &id, r,
+					 sizeof(r), &st), 0);
+	for (size_t bit = 0; bit < sizeof(r) * 8; bit++) {
+		memcpy(x, r, sizeof(x));
+		x[bit / 8] ^= 1 << (bit % 8);
+		ck_assert_int_lt(lm_sess_resp_in(&sl, 1, x, sizeof(x), &id,
+						 &st), 0);
+	}
+	ck_assert(!sl.cur.valid);
+	/* the response to an earlier attempt is stale once retried */
+	lm_sess_init_make(&sl, 2.5, 7, i, sizeof(i));
+	ck_assert_int_lt(lm_sess_resp_in(&sl, 2.5, r, sizeof(r), &id, &st), 0);
+	ck_assert_int_eq(st.hs_stale, 1);
+	ck_assert(!sl.cur.valid);
+}
+END_TEST
+
+/* A flood of valid-looking initiations costs at most LM_HS_RATE
+ * handshakes a second (after a burst). */
+START_TEST(hs_rate_limited)
+{
+	uint8_t i[LM_HS_INIT_LEN], r[LM_HS_RESP_LEN];
+	struct lm_stats st = { 0 };
+	struct lm_sess sl, ms;
+	int ok = 0;
+	uint16_t id;
+
+	lm_sess_init(&ms, true, psk);
+	for (int k = 0; k < 50; k++) {
+		lm_sess_init(&sl, false, psk);
+		lm_sess_init_make(&sl, 1, 7, i, sizeof(i));
+		ok += lm_sess_init_in(&ms, 1, i, sizeof(i), &id, r, sizeof(r),
+				      &st) > 0;
+	}
+	ck_assert_int_eq(ok, 20);
+	ck_assert_int_eq(st.hs_ratelimited, 30);
+	lm_sess_init(&sl, false, psk);
+	lm_sess_init_make(&sl, 1, 7, i, sizeof(i));
+	ck_assert_int_gt(lm_sess_init_in(&ms, 1.1, i, sizeof(i), &id, r,
+					 sizeof(r), &st), 0);
+}
+END_TEST
+
+/* Rekeying: packets sealed under the old keys just before the switch
+ * still arrive, each once; keys two generations old and keys past
+ * LM_REJECT_AFTER do not. */
+START_TEST(rekey_overlap)
+{
+	uint8_t inflight[20][128], older[128];
+	struct lm_sess sl, ms;
+	struct lm_stats st = { 0 };
+	int len[20] = { 0 }, olen = 0, n;
+
+	lm_sess_init(&sl, false, psk);
+	lm_sess_init(&ms, true, psk);
+	handshake(&sl, &ms, 0, &st, NULL, NULL);
+	ck_assert(pass(&sl, &ms, 0, NULL, &n, &st));
+	ck_assert(pass(&sl, &ms, 0, older, &olen, &st));
+	/* keepalive answers keep the slave from thinking the master gone */
+	ck_assert(pass(&ms, &sl, LM_REKEY_AFTER - 1, NULL, &n, &st));
+	ck_assert(!lm_sess_want_handshake(&sl, LM_REKEY_AFTER - 1));
+	ck_assert(lm_sess_want_handshake(&sl, LM_REKEY_AFTER));
+	handshake(&sl, &ms, LM_REKEY_AFTER, &st, NULL, NULL);
+	/* both ways, packets of the old keys are still in flight */
+	for (int k = 0; k < 10; k++)
+		len[k] = lm_sess_seal(&ms, LM_REKEY_AFTER, 1, 7, "data", 4,
+				      inflight[k], 128);
+	for (int k = 0; k < 20; k++)
+		ck_assert(pass(&sl, &ms, LM_REKEY_AFTER, NULL, &n, &st));
+	for (int k = 0; k < 10; k++) {
+		int l = len[k];
+
+		ck_assert(pass(NULL, &sl, LM_REKEY_AFTER, inflight[k], &l,
+			       &st));
+		ck_assert(!pass(NULL, &sl, LM_REKEY_AFTER, inflight[k], &l,
+				&st));
+	}
+	ck_assert_uint_eq(st.replay, 10);
+	/* a third handshake: the first keys are gone */
+	handshake(&sl, &ms, 2 * LM_REKEY_AFTER, &st, NULL, NULL);
+	ck_assert(pass(&sl, &ms, 2 * LM_REKEY_AFTER, NULL, &n, &st));
+	ck_assert(!pass(NULL, &ms, 2 * LM_REKEY_AFTER, older, &olen, &st));
+	ck_assert_uint_ge(st.stale_session, 1);
+	/* and nothing seals or opens under keys past their lifetime */
+	ck_assert_int_eq(lm_sess_seal(&sl, 3 * LM_REKEY_AFTER + LM_REJECT_AFTER,
+				      1, 7, "x", 1, inflight[0], 128),
+			 -ENOTCONN);
+}
+END_TEST
+
+START_TEST(hs_when)
+{
+	struct lm_sess sl, ms;
+	struct lm_stats st = { 0 };
+	uint8_t i[LM_HS_INIT_LEN];
 	int n;
 
-	lm_peer_init(&p);
-	n = slave_pkt(pkt, sizeof(pkt), s1, 7);
-	ck_assert(feed(&p, &st, 0, pkt, n));
-	/* a newer session (restart) is taken at once */
-	n = slave_pkt(pkt, sizeof(pkt), s2, 0);
-	ck_assert(feed(&p, &st, 0.5, pkt, n));
-	/* an older, never-seen one (clock stepped back) only after 3 s of
-	 * silence */
-	n = slave_pkt(pkt, sizeof(pkt), s0, 0);
-	ck_assert(!feed(&p, &st, 2.0, pkt, n));
-	ck_assert_int_eq(st.stale_session, 1);
-	ck_assert(feed(&p, &st, 0.5 + LM_SESSION_IDLE + 0.1, pkt, n));
-	ck_assert_uint_eq(p.cur.session, s0);
-	/* the retired s1 and s2 never come back, however quiet it gets */
-	n = slave_pkt(pkt, sizeof(pkt), s2, 5);
-	ck_assert(!feed(&p, &st, 100, pkt, n));
-	n = slave_pkt(pkt, sizeof(pkt), s1, 8);
-	ck_assert(!feed(&p, &st, 200, pkt, n));
-	/* a forged packet of an unknown session changes nothing */
-	n = slave_pkt(pkt, sizeof(pkt), s2 + 1, 0);
-	pkt[n - 1] ^= 1;
-	ck_assert(!feed(&p, &st, 300, pkt, n));
-	ck_assert_uint_eq(p.cur.session, s0);
-	ck_assert_int_eq(st.auth_fail, 1);
+	lm_sess_init(&sl, false, psk);
+	lm_sess_init(&ms, true, psk);
+	ck_assert(!lm_sess_want_handshake(&ms, 0));	/* masters never */
+	lm_sess_init_make(&sl, 0, 7, i, sizeof(i));
+	ck_assert(!lm_sess_want_handshake(&sl, 0.5));	/* in flight */
+	ck_assert(lm_sess_want_handshake(&sl, 1.0));	/* retry */
+	lm_sess_init(&sl, false, psk);
+	handshake(&sl, &ms, 10, &st, NULL, NULL);
+	ck_assert(pass(&sl, &ms, 10, NULL, &n, &st));
+	ck_assert(!lm_sess_want_handshake(&sl, 12));
+	/* the master went quiet (restarted?): a new handshake */
+	ck_assert(lm_sess_want_handshake(&sl, 10 + LM_HS_SILENT));
 }
 END_TEST
 
@@ -561,6 +713,23 @@ static void pair_setup(void)
 	ck_assert_int_eq(add_udp(slave, 3, "lo"), 0);
 }
 
+/* A master alone, for tests whose slave is a bare session. */
+static void master_setup(void)
+{
+	struct lm_cfg c = { .ops = &got_ops, .master = true, .ctx = &mgot };
+
+	loop = ev_loop_new(EVFLAG_AUTO);
+	memset(&mgot, 0, sizeof(mgot));
+	maddr = (struct sockaddr_in){ .sin_family = AF_INET,
+				      .sin_port = htons(free_port()) };
+	maddr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	memcpy(c.key, psk, 32);
+	memcpy(&c.addr, &maddr, sizeof(maddr));
+	c.addr_len = sizeof(maddr);
+	ck_assert_int_eq(lm_new(&master, loop, &c), 0);
+	slave = NULL;
+}
+
 static void pair_teardown(void)
 {
 	lm_free(slave);
@@ -577,10 +746,21 @@ static void run_until(const int *counter, int want)
 	}
 }
 
+/* Runs the loop until lm has session keys (2 s at most). */
+static void wait_session(struct lm *lm)
+{
+	for (int i = 0; i < 200 && !lm->sess.cur.valid; i++) {
+		ev_run(loop, EVRUN_NOWAIT);
+		usleep(10000);
+	}
+	ck_assert_msg(lm->sess.cur.valid, "no session after 2 s");
+}
+
 START_TEST(path_both_ways)
 {
 	struct lm_link_stats st;
 
+	wait_session(slave);
 	ck_assert_int_eq(lm_send(slave, 3, 1, "hello", 5), 0);
 	run_until(&mgot.n, 1);
 	ck_assert_int_eq(mgot.n, 1);
@@ -593,9 +773,10 @@ START_TEST(path_both_ways)
 	ck_assert_int_eq(sgot.n, 1);
 	ck_assert_mem_eq(sgot.data, "back", 4);
 	ck_assert_int_eq(lm_link_stats(master, 3, &st), 0);
-	ck_assert_int_eq(st.rx_packets, 1);
-	ck_assert_int_eq(st.rx_bytes, 5 + LM_OVERHEAD);
-	ck_assert_int_eq(st.tx_packets, 1);
+	/* the initiation, then the data packet */
+	ck_assert_int_eq(st.rx_packets, 2);
+	ck_assert_int_eq(st.rx_bytes, LM_HS_INIT_LEN + 5 + LM_OVERHEAD);
+	ck_assert_int_eq(st.tx_packets, 2);
 	/* No such link: nothing sent. */
 	ck_assert_int_eq(lm_send(master, 4, 2, "x", 1), -ENOENT);
 }
@@ -612,17 +793,6 @@ static int udp_client(void)
 	return fd;
 }
 
-static int sealed(uint8_t *pkt, size_t len, uint64_t session,
-		  uint64_t counter, uint16_t link)
-{
-	struct lm_hdr h = { .version = 1, .type = 1, .link_id = link,
-			    .session = session, .counter = counter };
-	struct lm_session_key sk;
-
-	lm_session_key_derive(&sk, psk, LM_DIR_TO_MASTER, session);
-	return lm_seal(&sk, &h, (const uint8_t *)"data", 4, pkt, len);
-}
-
 static void send_to_master(int fd, const uint8_t *p, size_t len)
 {
 	ck_assert_int_eq(sendto(fd, p, len, 0, (void *)&maddr, sizeof(maddr)),
@@ -637,28 +807,54 @@ static void settle(void)
 	}
 }
 
+/* A slave made of a bare session and a plain socket: handshakes with the
+ * real master over link 9. */
+static void fake_slave(struct lm_sess *fs, int fd)
+{
+	uint8_t pkt[LM_HS_RESP_LEN + 8];
+	struct lm_stats st = { 0 };
+	uint16_t id;
+	ssize_t n = -1;
+
+	lm_sess_init(fs, false, psk);
+	ck_assert_int_eq(lm_sess_init_make(fs, 0, 9, pkt, sizeof(pkt)),
+			 LM_HS_INIT_LEN);
+	send_to_master(fd, pkt, LM_HS_INIT_LEN);
+	for (int i = 0; i < 100 && n < 0; i++) {
+		settle();
+		n = recv(fd, pkt, sizeof(pkt), MSG_DONTWAIT);
+	}
+	ck_assert_int_eq(n, LM_HS_RESP_LEN);
+	ck_assert_int_eq(lm_sess_resp_in(fs, 0, pkt, n, &id, &st), 0);
+}
+
+static int fake_data(struct lm_sess *fs, uint8_t *pkt, size_t len)
+{
+	return lm_sess_seal(fs, 0, 1, 9, "data", 4, pkt, len);
+}
+
 START_TEST(master_drops_replay_and_garbage_silently)
 {
 	uint8_t pkt[128], junk[100], reply[64];
 	int fd = udp_client(), n;
 	struct lm_stats st;
+	struct lm_sess fs;
 
-	n = sealed(pkt, sizeof(pkt), 1ULL << 40, 5, 9);
+	fake_slave(&fs, fd);
+	n = fake_data(&fs, pkt, sizeof(pkt));
 	send_to_master(fd, pkt, n);
 	run_until(&mgot.n, 1);
 	ck_assert_int_eq(mgot.n, 1);
 	/* the same packet again: a replay */
 	send_to_master(fd, pkt, n);
 	/* a fresh counter with one flipped bit in the ciphertext */
-	n = sealed(pkt, sizeof(pkt), 1ULL << 40, 6, 9);
+	n = fake_data(&fs, pkt, sizeof(pkt));
 	pkt[n - 20] ^= 4;
 	send_to_master(fd, pkt, n);
-	/* random junk with a plausible header, and a short packet */
+	/* random junk with a plausible header (the live session's index:
+	 * it must fail on the tag), and a short packet */
 	randombytes_buf(junk, sizeof(junk));
-	junk[0] = 1;
-	junk[3] |= 1;
-	memset(junk + 4, 0, 4);
-	junk[8] |= 1;
+	memcpy(junk, pkt, 16);
 	send_to_master(fd, junk, sizeof(junk));
 	send_to_master(fd, junk, 10);
 	settle();
@@ -681,11 +877,13 @@ START_TEST(master_follows_new_address)
 	struct sockaddr_in bname;
 	socklen_t blen = sizeof(bname);
 	struct lm_link_stats st;
+	struct lm_sess fs;
 
-	n = sealed(pkt, sizeof(pkt), 1ULL << 40, 1, 9);
+	fake_slave(&fs, a);
+	n = fake_data(&fs, pkt, sizeof(pkt));
 	send_to_master(a, pkt, n);
 	run_until(&mgot.n, 1);
-	n = sealed(pkt, sizeof(pkt), 1ULL << 40, 2, 9);
+	n = fake_data(&fs, pkt, sizeof(pkt));
 	send_to_master(b, pkt, n);
 	run_until(&mgot.n, 2);
 	ck_assert_int_eq(mgot.n, 2);
@@ -698,7 +896,10 @@ START_TEST(master_follows_new_address)
 	usleep(20000);
 	ck_assert_int_gt(recv(b, reply, sizeof(reply), MSG_DONTWAIT), 0);
 	ck_assert_int_lt(recv(a, reply, sizeof(reply), MSG_DONTWAIT), 0);
-	/* a forged packet from a third address moves nothing */
+	/* a forged packet from the old address moves nothing, nor does a
+	 * replayed one */
+	pkt[n - 1] ^= 1;
+	send_to_master(a, pkt, n);
 	pkt[n - 1] ^= 1;
 	send_to_master(a, pkt, n);
 	settle();
@@ -710,33 +911,29 @@ START_TEST(master_follows_new_address)
 }
 END_TEST
 
-/* A restarted slave (newer session) is taken; an old session's recorded
- * packet is not, while the current session is alive. */
-START_TEST(master_sessions)
+/* A slave with the wrong key gets nothing back, not even to its
+ * initiation. */
+START_TEST(master_silent_to_wrong_key)
 {
+	static const uint8_t other[32] = { 0xee };
 	uint8_t pkt[128];
-	int fd = udp_client(), n;
 	struct lm_stats st;
+	struct lm_sess fs;
+	int fd = udp_client();
 
-	n = sealed(pkt, sizeof(pkt), 2ULL << 40, 1, 9);
-	send_to_master(fd, pkt, n);
-	run_until(&mgot.n, 1);
-	n = sealed(pkt, sizeof(pkt), 3ULL << 40, 1, 9);
-	send_to_master(fd, pkt, n);
-	run_until(&mgot.n, 2);
-	ck_assert_int_eq(mgot.n, 2);
-	n = sealed(pkt, sizeof(pkt), 2ULL << 40, 2, 9);
-	send_to_master(fd, pkt, n);
+	lm_sess_init(&fs, false, other);
+	lm_sess_init_make(&fs, 0, 9, pkt, sizeof(pkt));
+	send_to_master(fd, pkt, LM_HS_INIT_LEN);
 	settle();
+	settle();
+	ck_assert_int_lt(recv(fd, pkt, sizeof(pkt), MSG_DONTWAIT), 0);
 	lm_stats(master, &st);
-	ck_assert_int_eq(mgot.n, 2);
-	ck_assert_int_eq(st.stale_session, 1);
+	ck_assert_int_eq(st.hs_bad, 1);
+	ck_assert_int_eq(st.hs_init, 0);
 	close(fd);
 }
 END_TEST
 
-/* ":PORT" on the master takes links over IPv4 and IPv6 on one socket,
- * and answers each on its own family. */
 START_TEST(master_dual_stack)
 {
 	struct sockaddr_in6 any = { .sin6_family = AF_INET6,
@@ -745,8 +942,8 @@ START_TEST(master_dual_stack)
 				   .sin6_addr = IN6ADDR_LOOPBACK_INIT };
 	struct sockaddr_in v4 = { .sin_family = AF_INET };
 	struct lm_cfg c = { .ops = &got_ops };
-	struct lm *m, *s4, *s6;
-	struct got g4 = { 0 }, g6 = { 0 };
+	struct got g = { 0 };
+	struct lm *m, *sl;
 
 	loop = ev_loop_new(EVFLAG_AUTO);
 	memset(&mgot, 0, sizeof(mgot));
@@ -758,35 +955,30 @@ START_TEST(master_dual_stack)
 	memcpy(&c.addr, &any, sizeof(any));
 	c.addr_len = sizeof(any);
 	ck_assert_int_eq(lm_new(&m, loop, &c), 0);
-	c.master = false;
-	c.ctx = &g4;
-	memcpy(&c.addr, &v4, sizeof(v4));
-	c.addr_len = sizeof(v4);
-	ck_assert_int_eq(lm_new(&s4, loop, &c), 0);
-	ck_assert_int_eq(add_udp(s4, 1, "v4"), 0);
-	/* session ids count milliseconds: make s6's newer than s4's */
-	usleep(3000);
-	c.ctx = &g6;
-	memcpy(&c.addr, &v6, sizeof(v6));
-	c.addr_len = sizeof(v6);
-	ck_assert_int_eq(lm_new(&s6, loop, &c), 0);
-	ck_assert_int_eq(add_udp(s6, 2, "v6"), 0);
-
-	ck_assert_int_eq(lm_send(s4, 1, 1, "four", 4), 0);
-	run_until(&mgot.n, 1);
-	/* the second slave is a new session, newer than the first */
-	ck_assert_int_eq(lm_send(s6, 2, 1, "six", 3), 0);
-	run_until(&mgot.n, 2);
-	ck_assert_int_eq(mgot.n, 2);
-	ck_assert_int_eq(mgot.link, 2);
-	ck_assert_int_eq(lm_send(m, 1, 1, "a", 1), 0);
-	ck_assert_int_eq(lm_send(m, 2, 1, "b", 1), 0);
-	run_until(&g4.n, 1);
-	run_until(&g6.n, 1);
-	ck_assert_int_eq(g4.n, 1);
-	ck_assert_int_eq(g6.n, 1);
-	lm_free(s6);
-	lm_free(s4);
+	/* one slave over IPv4, then one over IPv6, to the same socket */
+	for (int fam = 0; fam < 2; fam++) {
+		c.master = false;
+		c.ctx = &g;
+		if (fam == 0) {
+			memcpy(&c.addr, &v4, sizeof(v4));
+			c.addr_len = sizeof(v4);
+		} else {
+			memcpy(&c.addr, &v6, sizeof(v6));
+			c.addr_len = sizeof(v6);
+		}
+		memset(&g, 0, sizeof(g));
+		ck_assert_int_eq(lm_new(&sl, loop, &c), 0);
+		ck_assert_int_eq(add_udp(sl, fam + 1, fam ? "v6" : "v4"), 0);
+		wait_session(sl);
+		ck_assert_int_eq(lm_send(sl, fam + 1, 1, "up", 2), 0);
+		run_until(&mgot.n, fam + 1);
+		ck_assert_int_eq(mgot.n, fam + 1);
+		ck_assert_int_eq(mgot.link, fam + 1);
+		ck_assert_int_eq(lm_send(m, fam + 1, 1, "down", 4), 0);
+		run_until(&g.n, 1);
+		ck_assert_int_eq(g.n, 1);
+		lm_free(sl);
+	}
 	lm_free(m);
 	ev_loop_destroy(loop);
 }
@@ -952,13 +1144,15 @@ START_TEST(proxy_udp_refused_falls_back_to_connect)
 	ck_assert_mem_eq(b, "\x05\x01\x00\x01\x7f\x00\x00\x01", 8);
 	ck_assert_mem_eq(b + 8, &dead_master.sin_port, 2);
 	fake_write(fd, "\x05\x00\x00\x01\x7f\x00\x00\x01\x30\x39", 10);
-	/* the stream carries length-prefixed sealed packets */
-	ck_assert_int_eq(lm_send(slave, 1, 1, "data", 4), 0);
+	/* the stream carries length-prefixed packets: first the handshake
+	 * initiation (no session yet, so no data) */
+	ck_assert_int_eq(lm_send(slave, 1, 1, "data", 4), -ENOTCONN);
 	ck_assert_uint_eq(fake_read(fd, b, 2), 2);
 	flen = (uint16_t)(b[0] << 8 | b[1]);
-	ck_assert_uint_eq(flen, LM_OVERHEAD + 4);
+	ck_assert_uint_eq(flen, LM_HS_INIT_LEN);
 	ck_assert_uint_eq(fake_read(fd, b, flen), flen);
 	ck_assert_int_eq(b[0], LM_WIRE_VERSION);
+	ck_assert_int_eq(b[1], LM_HS_INIT);
 	close(fd);
 }
 END_TEST
@@ -983,9 +1177,14 @@ START_TEST(proxy_unspecified_relay_is_the_proxy)
 	fake_write(fd, "\x05\x00", 2);
 	ck_assert_uint_eq(fake_read(fd, b, 10), 10);
 	fake_write(fd, reply, sizeof(reply));
-	ck_assert_int_eq(lm_send(slave, 1, 1, "data", 4), 0);
-	usleep(20000);
-	ck_assert_int_eq(recv(ufd, b, sizeof(b), 0), 10 + LM_OVERHEAD + 4);
+	/* the handshake initiation goes out through the relay */
+	for (int i = 0; i < 30; i++) {
+		ev_run(loop, EVRUN_NOWAIT);
+		usleep(10000);
+	}
+	ck_assert_int_eq(recv(ufd, b, sizeof(b), MSG_DONTWAIT),
+			 10 + LM_HS_INIT_LEN);
+	ck_assert_int_eq(b[11], LM_HS_INIT);
 	ck_assert_mem_eq(b, "\x00\x00\x00\x01\x7f\x00\x00\x01", 8);
 	ck_assert_mem_eq(b + 8, &dead_master.sin_port, 2);
 	/* the control connection closing ends the association */
@@ -1101,6 +1300,7 @@ static void reply_from_dialled_address(bool dual_stack)
 	c.addr_len = sizeof(dialled);
 	ck_assert_int_eq(lm_new(&sl, loop, &c), 0);
 	ck_assert_int_eq(add_udp(sl, 1, "lo2"), 0);
+	wait_session(sl);
 	ck_assert_int_eq(lm_send(sl, 1, 1, "ping", 4), 0);
 	run_until(&mgot.n, 1);
 	ck_assert_int_eq(mgot.n, 1);
@@ -1156,17 +1356,26 @@ static Suite *linkmap_suite(void)
 	tcase_add_test(tc, socks_random_input);
 	suite_add_tcase(s, tc);
 
-	tc = tcase_create("sessions");
-	tcase_add_test(tc, session_no_replay_across_switches);
-	tcase_add_test(tc, session_rules);
+	tc = tcase_create("handshake");
+	tcase_add_test(tc, hs_round_trip);
+	tcase_add_test(tc, hs_fresh_keys_every_time);
+	tcase_add_test(tc, hs_init_replay_refused);
+	tcase_add_test(tc, hs_resp_checked);
+	tcase_add_test(tc, hs_rate_limited);
+	tcase_add_test(tc, rekey_overlap);
+	tcase_add_test(tc, hs_when);
 	suite_add_tcase(s, tc);
 
-	tc = tcase_create("sockets");
+	tc = tcase_create("pair");
 	tcase_add_checked_fixture(tc, pair_setup, pair_teardown);
 	tcase_add_test(tc, path_both_ways);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("master");
+	tcase_add_checked_fixture(tc, master_setup, pair_teardown);
 	tcase_add_test(tc, master_drops_replay_and_garbage_silently);
 	tcase_add_test(tc, master_follows_new_address);
-	tcase_add_test(tc, master_sessions);
+	tcase_add_test(tc, master_silent_to_wrong_key);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("proxy");
