@@ -108,6 +108,7 @@ struct lm_keypair {
 
 struct lm_sess {
 	bool master;
+	double rekey_after;		/* s, LM_REKEY_AFTER unless set */
 	uint8_t psk[32], mackey[32];
 	struct lm_keypair cur, prev, next;	/* next: master, unconfirmed */
 	double last_rx;			/* last authenticated packet */

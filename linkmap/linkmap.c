@@ -369,6 +369,8 @@ int lm_new(struct lm **out, struct ev_loop *loop, const struct lm_cfg *c)
 		lm->rxmsg[i].msg_hdr.msg_control = lm->rxctl[i];
 	}
 	lm_sess_init(&lm->sess, c->master, c->key);
+	if (c->rekey > 0 && c->rekey < LM_REKEY_AFTER)
+		lm->sess.rekey_after = c->rekey;
 	if (!c->master) {
 		ev_timer_init(&lm->hs_timer, hs_timer_cb, 0.0, HS_TICK);
 		ev_timer_start(loop, &lm->hs_timer);

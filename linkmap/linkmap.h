@@ -53,6 +53,7 @@ struct lm_cfg {
 	/* master: where to listen; slave: where the master is. */
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
+	double rekey;		/* slave: seconds between handshakes; 0: 120 */
 	const struct lm_ops *ops;
 	void *ctx;
 };

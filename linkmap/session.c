@@ -20,6 +20,7 @@ void lm_sess_init(struct lm_sess *s, bool master, const uint8_t psk[32])
 	memcpy(s->psk, psk, 32);
 	lm_hs_mac_key(s->mackey, psk);
 	s->tokens = HS_BURST;
+	s->rekey_after = LM_REKEY_AFTER;
 }
 
 void lm_sess_wipe(struct lm_sess *s)
@@ -130,7 +131,7 @@ bool lm_sess_want_handshake(const struct lm_sess *s, double now)
 		return false;
 	if (s->pending)
 		return now - s->hs_sent >= LM_HS_RETRY;
-	return !usable(kp, now) || now - kp->created >= LM_REKEY_AFTER ||
+	return !usable(kp, now) || now - kp->created >= s->rekey_after ||
 	       kp->tx_counter >= LM_REKEY_MESSAGES ||
 	       now - s->last_rx >= LM_HS_SILENT;
 }

@@ -20,6 +20,7 @@
 #define DEFAULT_DEAD 1.0
 #define DEFAULT_KEEPALIVE 0.2
 #define DEFAULT_CONTROL "/run/braid/braid.sock"
+#define DEFAULT_USER "nobody"
 
 /* Parse state: where errors go and which file they name. */
 struct ctx {
@@ -478,6 +479,12 @@ static int load_timing(struct ctx *x, const config_setting_t *root,
 	if (ka && c->keepalive * 2 > c->dead_time)
 		return fail(x, ka, "must be at most half of dead_time (%g)",
 			    c->dead_time);
+	c->rekey = 120;
+	if (get_number(x, root, "rekey", 1, 120, &c->rekey) < 0)
+		return -1;
+	if (c->master && config_setting_get_member(root, "rekey"))
+		return fail(x, config_setting_get_member(root, "rekey"),
+			    "only a slave starts handshakes");
 	return 0;
 }
 
@@ -487,8 +494,8 @@ static int load_root(struct ctx *x, const config_setting_t *root,
 	static const char *const known[] = { "mode", "key", "key_file", "tun",
 					     "listen", "master", "links",
 					     "keepalive", "dead_time",
-					     "control", NULL };
-	const char *mode, *control;
+					     "control", "user", "rekey", NULL };
+	const char *mode, *control, *user;
 
 	if (check_known(x, root, known) < 0 ||
 	    get_string(x, root, "mode", &mode) < 0)
@@ -517,6 +524,13 @@ static int load_root(struct ctx *x, const config_setting_t *root,
 			    sizeof(c->control) - 1);
 	snprintf(c->control, sizeof(c->control), "%s",
 		 control ? control : DEFAULT_CONTROL);
+	if (get_string(x, root, "user", &user) < 0)
+		return -1;
+	if (user && (!*user || strlen(user) >= sizeof(c->user)))
+		return fail(x, config_setting_get_member(root, "user"),
+			    "a user name (or \"#uid\") of 1-%zu characters",
+			    sizeof(c->user) - 1);
+	snprintf(c->user, sizeof(c->user), "%s", user ? user : DEFAULT_USER);
 	if (load_key(x, root, c) < 0 || load_tun(x, root, c) < 0 ||
 	    load_peer_addr(x, root, c) < 0 || load_timing(x, root, c) < 0)
 		return -1;

@@ -45,7 +45,9 @@ struct cfg {
 	char addr_str[256];
 	double keepalive;
 	double dead_time;
+	double rekey;			/* slave: seconds between handshakes */
 	char control[108];
+	char user[64];			/* runs as this user after set-up */
 	struct cfg_link links[CFG_MAX_LINKS];
 	size_t nlinks;
 };

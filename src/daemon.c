@@ -13,6 +13,7 @@
 #include "linkmap.h"
 #include "log.h"
 #include "multiplexer.h"
+#include "privs.h"
 #include "tundev.h"
 
 #define TUN_BATCH 64
@@ -209,8 +210,8 @@ static int setup_links(struct daemon *d)
 {
 	const struct cfg *c = d->cfg;
 	struct lm_cfg lc = { .master = c->master, .addr = c->addr,
-			     .addr_len = c->addr_len, .ops = &lm_ops,
-			     .ctx = d };
+			     .addr_len = c->addr_len, .rekey = c->rekey,
+			     .ops = &lm_ops, .ctx = d };
 	struct mux_cfg mc = { .master = c->master, .keepalive = c->keepalive,
 			      .dead_time = c->dead_time, .ops = &mux_ops,
 			      .ctx = d };
@@ -278,7 +279,10 @@ static void watchers_stop(struct daemon *d)
 int daemon_run(struct cfg *c)
 {
 	static struct daemon d;
+	char err[256];
 	int rc = -1;
+	uid_t uid;
+	gid_t gid;
 
 	d.cfg = c;
 	d.loop = ev_default_loop(EVFLAG_AUTO);
@@ -287,6 +291,11 @@ int daemon_run(struct cfg *c)
 		return -1;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* a missing user fails before anything touches the system */
+	if (privs_lookup(c->user, &uid, &gid, err, sizeof(err)) < 0) {
+		log_warnx("user: %s", err);
+		goto out_free;
+	}
 	if (setup_tun(&d) < 0)
 		goto out_free;
 	if (setup_links(&d) < 0)
@@ -296,11 +305,17 @@ int daemon_run(struct cfg *c)
 	for (size_t i = 0; i < c->nlinks; i++)
 		sodium_memzero(c->links[i].password,
 			       sizeof(c->links[i].password));
+	/* everything that needs root is done: keep only what the links and
+	 * the TUN clean-up need */
+	if (privs_drop(uid, gid, err, sizeof(err)) < 0) {
+		log_warnx("cannot run as user %s: %s", c->user, err);
+		goto out_free;
+	}
 	watchers_start(&d);
-	log_info("braid %s %s on %s (%s), %zu link%s configured",
-		 BRAID_VERSION, c->master ? "master" : "slave",
+	log_info("braid %s %s on %s (%s), %zu link%s configured, running as "
+		 "%s", BRAID_VERSION, c->master ? "master" : "slave",
 		 tun_name(d.tun), c->addr_str, c->nlinks,
-		 c->nlinks == 1 ? "" : "s");
+		 c->nlinks == 1 ? "" : "s", c->user);
 	ev_run(d.loop, 0);
 	stats_log(&d);
 	watchers_stop(&d);

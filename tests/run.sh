@@ -13,7 +13,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 PKGS=(meson ninja-build pkg-config gcc libc6-dev libev-dev libmnl-dev
-      libconfig-dev libsodium-dev check iproute2 iperf3 socat tcpdump
+      libconfig-dev libsodium-dev libcap-dev check iproute2 iperf3 socat tcpdump
       iputils-ping procps python3 dante-server microsocks openssl)
 missing=()
 for p in "${PKGS[@]}"; do

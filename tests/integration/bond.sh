@@ -116,6 +116,20 @@ br_wait_links_up slave 10 a b
 	br_fail "no ping reply from srv ($BR_SRV_IP) through the tunnel"
 br_log "srv answers ping through the tunnel"
 
+# After set-up both daemons run as nobody, with two capabilities left.
+nobody=$(id -u nobody)
+for role in master slave; do
+	st=/proc/${BR_DPID[$role]}/status
+	uids=$(awk '/^Uid:/ { print $2, $3, $4, $5 }' "$st")
+	[[ $uids == "$nobody $nobody $nobody $nobody" ]] ||
+		br_fail "braid $role runs with uids $uids, want $nobody (nobody)"
+	caps=$(awk '/^CapEff:/ { print $2 }' "$st")
+	# CAP_NET_ADMIN (12) and CAP_NET_RAW (13) only
+	[[ $caps == 0000000000003000 ]] ||
+		br_fail "braid $role has effective capabilities $caps"
+	echo "   braid $role: Uid $uids (nobody), CapEff $caps (net_admin, net_raw)"
+done
+
 # --- 1 + 2: integrity, throughput, share per uplink ---------------------------
 echo
 echo "== 1. $((SIZE >> 20)) MiB TCP transfer slave -> srv over uplinks a (u1, interface) + b (u2, bind), $RATE each"
