@@ -379,7 +379,7 @@ int lm_new(struct lm **out, struct ev_loop *loop, const struct lm_cfg *c)
 		err = lm_udp_master_open(lm);
 		if (err < 0)
 			goto out_free;
-		err = lm_tcp_listen(lm);
+		err = c->no_tcp ? 0 : lm_tcp_listen(lm);
 		if (err < 0)
 			goto out_close_udp;
 	}

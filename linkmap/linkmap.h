@@ -54,6 +54,7 @@ struct lm_cfg {
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
 	double rekey;		/* slave: seconds between handshakes; 0: 120 */
+	bool no_tcp;		/* master: no TCP listener for streams */
 	const struct lm_ops *ops;
 	void *ctx;
 };

@@ -494,7 +494,10 @@ static int load_root(struct ctx *x, const config_setting_t *root,
 	static const char *const known[] = { "mode", "key", "key_file", "tun",
 					     "listen", "master", "links",
 					     "keepalive", "dead_time",
-					     "control", "user", "rekey", NULL };
+					     "control", "user", "rekey",
+					     "listen_tcp", NULL };
+	const config_setting_t *lt = config_setting_get_member(root,
+							       "listen_tcp");
 	const char *mode, *control, *user;
 
 	if (check_known(x, root, known) < 0 ||
@@ -516,6 +519,13 @@ static int load_root(struct ctx *x, const config_setting_t *root,
 	if (!c->master && config_setting_get_member(root, "listen"))
 		return fail(x, config_setting_get_member(root, "listen"),
 			    "a slave has master, not listen");
+	c->listen_tcp = true;
+	if (lt && !c->master)
+		return fail(x, lt, "only a master listens");
+	if (lt && config_setting_type(lt) != CONFIG_TYPE_BOOL)
+		return fail(x, lt, "must be true or false");
+	if (lt)
+		c->listen_tcp = config_setting_get_bool(lt);
 	if (get_string(x, root, "control", &control) < 0)
 		return -1;
 	if (control && (!*control || strlen(control) >= sizeof(c->control)))

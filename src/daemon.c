@@ -211,6 +211,7 @@ static int setup_links(struct daemon *d)
 	const struct cfg *c = d->cfg;
 	struct lm_cfg lc = { .master = c->master, .addr = c->addr,
 			     .addr_len = c->addr_len, .rekey = c->rekey,
+			     .no_tcp = !c->listen_tcp,
 			     .ops = &lm_ops, .ctx = d };
 	struct mux_cfg mc = { .master = c->master, .keepalive = c->keepalive,
 			      .dead_time = c->dead_time, .ops = &mux_ops,

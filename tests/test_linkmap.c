@@ -1324,6 +1324,38 @@ START_TEST(master_replies_from_dialled_address_v4_socket)
 }
 END_TEST
 
+/* listen_tcp = false: the TCP port is closed; by default it is open. */
+START_TEST(master_tcp_listener_optional)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	struct lm_cfg c = { .ops = &got_ops, .master = true, .ctx = &mgot };
+	struct lm *m;
+
+	loop = ev_loop_new(EVFLAG_AUTO);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	memcpy(c.key, psk, 32);
+	for (int closed = 0; closed < 2; closed++) {
+		int fd = socket(AF_INET, SOCK_STREAM, 0), rc;
+
+		a.sin_port = htons(free_port());
+		memcpy(&c.addr, &a, sizeof(a));
+		c.addr_len = sizeof(a);
+		c.no_tcp = closed;
+		ck_assert_int_eq(lm_new(&m, loop, &c), 0);
+		rc = connect(fd, (struct sockaddr *)&a, sizeof(a));
+		if (closed) {
+			ck_assert_int_eq(rc, -1);
+			ck_assert_int_eq(errno, ECONNREFUSED);
+		} else {
+			ck_assert_int_eq(rc, 0);
+		}
+		close(fd);
+		lm_free(m);
+	}
+	ev_loop_destroy(loop);
+}
+END_TEST
+
 static Suite *linkmap_suite(void)
 {
 	Suite *s = suite_create("linkmap");
@@ -1390,6 +1422,7 @@ static Suite *linkmap_suite(void)
 
 	tc = tcase_create("dual_stack");
 	tcase_add_test(tc, master_dual_stack);
+	tcase_add_test(tc, master_tcp_listener_optional);
 	tcase_add_test(tc, master_replies_from_dialled_address_v6_socket);
 	tcase_add_test(tc, master_replies_from_dialled_address_v4_socket);
 	suite_add_tcase(s, tc);
