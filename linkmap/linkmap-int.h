@@ -120,6 +120,8 @@ struct lm_sess {
 	/* master: the newest initiation taken, and the rate limit */
 	uint8_t last_ts[LM_TS_LEN];
 	uint64_t last_index;
+	uint16_t last_links[LM_MAX_LINKS];	/* links it came in on */
+	unsigned nlast_links;
 	double tokens, tokens_at;
 };
 

@@ -151,6 +151,18 @@ int lm_sess_init_make(struct lm_sess *s, double now, uint16_t link_id,
 	return lm_hs_init_make(out, outlen, s->mackey, link_id, &s->hs);
 }
 
+/* True the first time the accepted initiation comes in on link_id. */
+static bool first_on_link(struct lm_sess *s, uint16_t link_id)
+{
+	for (unsigned i = 0; i < s->nlast_links; i++)
+		if (s->last_links[i] == link_id)
+			return false;
+	if (s->nlast_links == LM_MAX_LINKS)
+		return false;
+	s->last_links[s->nlast_links++] = link_id;
+	return true;
+}
+
 /* Token bucket: HS_BURST at once, LM_HS_RATE per second after that. */
 static bool take_token(struct lm_sess *s, double now)
 {
@@ -180,8 +192,10 @@ int lm_sess_init_in(struct lm_sess *s, double now, const uint8_t *pkt,
 	}
 	age = memcmp(in.ts, s->last_ts, LM_TS_LEN);
 	if (age <= 0) {
-		/* the same initiation on another link is no attack */
-		if (age < 0 || in.index != s->last_index)
+		/* the same initiation once on each link is no attack;
+		 * anything else is a replay */
+		if (age < 0 || in.index != s->last_index ||
+		    !first_on_link(s, *link_id))
 			st->hs_stale++;
 		return -1;
 	}
@@ -198,6 +212,8 @@ int lm_sess_init_in(struct lm_sess *s, double now, const uint8_t *pkt,
 	}
 	memcpy(s->last_ts, in.ts, LM_TS_LEN);
 	s->last_index = in.index;
+	s->last_links[0] = *link_id;
+	s->nlast_links = 1;
 	keypair_set(&s->next, r, in.index, k.m2s, k.s2m, now);
 	sodium_memzero(&k, sizeof(k));
 	st->hs_init++;

@@ -497,8 +497,16 @@ START_TEST(hs_init_replay_refused)
 					 sizeof(r), &st), 0);
 	ck_assert_int_lt(lm_sess_init_in(&ms, 9, old, sizeof(old), &id, r,
 					 sizeof(r), &st), 0);
-	ck_assert_int_eq(st.hs_stale, 1);	/* the same one again is a
-						 * copy on another link */
+	ck_assert_int_eq(st.hs_stale, 2);
+	/* the same initiation once on another link is no replay (the slave
+	 * sends it on every link), twice is */
+	lm_hs_init_make(init, sizeof(init), sl.mackey, 8, &sl.hs);
+	ck_assert_int_lt(lm_sess_init_in(&ms, 9, init, sizeof(init), &id, r,
+					 sizeof(r), &st), 0);
+	ck_assert_int_eq(st.hs_stale, 2);
+	ck_assert_int_lt(lm_sess_init_in(&ms, 9, init, sizeof(init), &id, r,
+					 sizeof(r), &st), 0);
+	ck_assert_int_eq(st.hs_stale, 3);
 	for (size_t bit = 0; bit < sizeof(init) * 8; bit++) {
 		uint8_t x[LM_HS_INIT_LEN];
 
