@@ -12,7 +12,10 @@
 struct mux_link {
 	bool used;
 	bool up;
+	bool rx_seen;		/* has delivered data */
 	uint16_t id;
+	uint32_t tx_lseq;	/* next per-link sequence number */
+	uint32_t rx_max;	/* highest global sequence it delivered */
 	struct mux *m;
 	ev_tstamp last_rx;
 	ev_timer dead;		/* fires when the link may have gone silent */
@@ -20,10 +23,15 @@ struct mux_link {
 	struct mux_link_stats st;
 };
 
+#define REORDER_SLOTS 2048
+
 struct mux {
 	struct ev_loop *loop;
 	struct mux_cfg cfg;
 	struct mux_stats st;
+	uint32_t tx_seq;		/* next global sequence number */
+	struct mux_reorder ro;
+	ev_timer ro_timer;		/* gives up a hole that waited enough */
 	struct mux_link links[MUX_MAX_LINKS];
 	struct mux_wrr wrr[MUX_MAX_LINKS];	/* parallel to links[] */
 };
@@ -167,9 +175,22 @@ void mux_link_set_stream(struct mux *m, uint16_t id, bool stream)
 	m->wrr[link_index(m, l)].stream = stream;
 }
 
-int mux_send(struct mux *m, const void *pkt, size_t len)
+static void put_u32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = v >> (24 - 8 * i);
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3];
+}
+
+int mux_send(struct mux *m, uint8_t *pkt, size_t len)
 {
 	int tried[MUX_MAX_LINKS], ntried = 0, err = -ENETUNREACH;
+	uint8_t *msg = pkt - MUX_HDR_LEN;
+	uint32_t seq = m->tx_seq++;
 
 	/* A link that refuses the packet (interface gone, buffer full) is
 	 * skipped for this packet, so the packet still leaves if any can. */
@@ -180,10 +201,13 @@ int mux_send(struct mux *m, const void *pkt, size_t len)
 		if (i < 0)
 			break;
 		l = &m->links[i];
-		err = m->cfg.ops->send(m->cfg.ctx, l->id, MUX_MSG_DATA, pkt,
-				       len);
+		put_u32(msg, seq);
+		put_u32(msg + 4, l->tx_lseq);
+		err = m->cfg.ops->send(m->cfg.ctx, l->id, MUX_MSG_DATA, msg,
+				       len + MUX_HDR_LEN);
 		if (err == 0) {
 			l->st.data_tx++;
+			l->tx_lseq++;
 			break;
 		}
 		l->st.send_fail++;
@@ -229,6 +253,74 @@ static void keepalive_in(struct mux *m, struct mux_link *l, uint8_t *buf,
 	m->cfg.ops->send(m->cfg.ctx, l->id, MUX_MSG_KEEPALIVE_ACK, buf, 8);
 }
 
+static void deliver(void *ctx, uint8_t *pkt, size_t len)
+{
+	struct mux *m = ctx;
+
+	m->cfg.ops->deliver(m->cfg.ctx, 0, pkt, len);
+}
+
+/* A hole is lost for sure once every live link has delivered something
+ * sent after it: each link keeps its packets in order. */
+static bool hole_lost(const struct mux *m)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < MUX_MAX_LINKS; i++) {
+		const struct mux_link *l = &m->links[i];
+
+		if (!l->used || !l->up)
+			continue;
+		if (!l->rx_seen || (int32_t)(l->rx_max - m->ro.next) <= 0)
+			return false;
+		any = true;
+	}
+	return any;
+}
+
+static void ro_arm(struct mux *m)
+{
+	double at = mux_reorder_deadline(&m->ro);
+
+	ev_timer_stop(m->loop, &m->ro_timer);
+	if (!at)
+		return;
+	at -= ev_now(m->loop);
+	ev_timer_set(&m->ro_timer, at > 0 ? at : 0, 0.0);
+	ev_timer_start(m->loop, &m->ro_timer);
+}
+
+static void ro_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct mux *m = container_of(w, struct mux, ro_timer);
+
+	(void)revents;
+	mux_reorder_give_up(&m->ro, ev_now(loop), deliver, m);
+	ro_arm(m);
+}
+
+static void data_in(struct mux *m, struct mux_link *l, uint8_t *buf,
+		    size_t len)
+{
+	ev_tstamp now = ev_now(m->loop);
+	uint32_t seq;
+
+	if (len < MUX_HDR_LEN) {
+		m->st.malformed++;
+		return;
+	}
+	seq = get_u32(buf);
+	l->st.data_rx++;
+	if (!l->rx_seen || (int32_t)(seq - l->rx_max) > 0)
+		l->rx_max = seq;
+	l->rx_seen = true;
+	mux_reorder_in(&m->ro, seq, buf + MUX_HDR_LEN, len - MUX_HDR_LEN, now,
+		       deliver, m);
+	while (m->ro.held && hole_lost(m))
+		mux_reorder_give_up(&m->ro, now, deliver, m);
+	ro_arm(m);
+}
+
 void mux_input(struct mux *m, uint16_t link_id, uint8_t type, uint8_t *buf,
 	       size_t len)
 {
@@ -255,8 +347,7 @@ void mux_input(struct mux *m, uint16_t link_id, uint8_t type, uint8_t *buf,
 	}
 	switch (type) {
 	case MUX_MSG_DATA:
-		l->st.data_rx++;
-		m->cfg.ops->deliver(m->cfg.ctx, link_id, buf, len);
+		data_in(m, l, buf, len);
 		break;
 	case MUX_MSG_KEEPALIVE_ACK:
 		if (!m->cfg.master && len >= 8)
@@ -295,6 +386,7 @@ int mux_link_stats(const struct mux *m, uint16_t id, struct mux_link_stats *out)
 void mux_stats(const struct mux *m, struct mux_stats *out)
 {
 	*out = m->st;
+	out->reorder = m->ro.st;
 }
 
 int mux_new(struct mux **out, struct ev_loop *loop, const struct mux_cfg *c)
@@ -308,6 +400,12 @@ int mux_new(struct mux **out, struct ev_loop *loop, const struct mux_cfg *c)
 		return -ENOMEM;
 	m->loop = loop;
 	m->cfg = *c;
+	if (mux_reorder_init(&m->ro, REORDER_SLOTS,
+			     c->max_packet ? c->max_packet : 1500) < 0) {
+		free(m);
+		return -ENOMEM;
+	}
+	ev_init(&m->ro_timer, ro_timer_cb);
 	*out = m;
 	return 0;
 }
@@ -316,6 +414,8 @@ void mux_free(struct mux *m)
 {
 	if (!m)
 		return;
+	ev_timer_stop(m->loop, &m->ro_timer);
+	mux_reorder_free(&m->ro);
 	for (size_t i = 0; i < MUX_MAX_LINKS; i++) {
 		if (!m->links[i].used)
 			continue;

@@ -31,6 +31,7 @@ struct mux_ops {
 
 struct mux_cfg {
 	bool master;		/* learn links from the peer; answer keepalives */
+	size_t max_packet;	/* largest packet to hold for reordering */
 	double keepalive;	/* slave: seconds between keepalives per link */
 	double dead_time;	/* seconds of silence before a link is down */
 	const struct mux_ops *ops;
@@ -48,9 +49,24 @@ struct mux_link_stats {
 	uint64_t downs;		/* times the link went down */
 };
 
+/* The reorder buffer on receive. */
+struct mux_reorder_stats {
+	uint64_t held;		/* packets that waited for an earlier one */
+	uint64_t late;		/* released after their hole was given up */
+	uint64_t lost;		/* holes given up */
+	uint64_t dup;		/* second copies dropped */
+	uint64_t overflow;	/* buffer overruns (holes given up early) */
+};
+
 struct mux_stats {
 	uint64_t no_link;	/* packets dropped: no link up */
+	uint64_t malformed;	/* data messages too short for the header */
+	struct mux_reorder_stats reorder;
 };
+
+/* Every data message starts with this header (sequence numbers); mux_send
+ * needs this much writable room in front of the packet. */
+#define MUX_HDR_LEN 8
 
 struct mux;
 
@@ -66,8 +82,9 @@ int mux_link_add(struct mux *m, uint16_t id, const char *name,
  * never preferred over a UDP link of the same weight. */
 void mux_link_set_stream(struct mux *m, uint16_t id, bool stream);
 
-/* Sends one packet from the TUN on the next link in the rotation. */
-int mux_send(struct mux *m, const void *pkt, size_t len);
+/* Sends one packet from the TUN on the next link in the rotation; pkt
+ * must have MUX_HDR_LEN writable bytes in front of it. */
+int mux_send(struct mux *m, uint8_t *pkt, size_t len);
 
 /* Takes one authenticated message that arrived on a link. */
 void mux_input(struct mux *m, uint16_t link_id, uint8_t type, uint8_t *buf,

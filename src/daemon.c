@@ -28,7 +28,7 @@ struct daemon {
 	ev_signal sigint, sigterm, sigusr1;
 	uint64_t tun_rx_pkts, tun_tx_pkts, tun_drops;
 	struct log_rl tun_rl;
-	uint8_t buf[LM_MAX_PAYLOAD];
+	uint8_t buf[MUX_HDR_LEN + LM_MAX_PAYLOAD];
 };
 
 static void stats_log(struct daemon *d)
@@ -64,7 +64,8 @@ static void stats_log(struct daemon *d)
 	log_info("stats total tun_rx=%llu tun_tx=%llu no_link=%llu "
 		 "auth_fail=%llu replay=%llu malformed=%llu stale_session=%llu "
 		 "tun_drops=%llu hs_init=%llu hs_bad=%llu hs_stale=%llu "
-		 "hs_ratelimited=%llu",
+		 "hs_ratelimited=%llu reorder_held=%llu reorder_late=%llu "
+		 "reorder_lost=%llu reorder_dup=%llu reorder_overflow=%llu",
 		 (unsigned long long)d->tun_rx_pkts,
 		 (unsigned long long)d->tun_tx_pkts,
 		 (unsigned long long)ms.no_link,
@@ -76,7 +77,12 @@ static void stats_log(struct daemon *d)
 		 (unsigned long long)ls.hs_init,
 		 (unsigned long long)ls.hs_bad,
 		 (unsigned long long)ls.hs_stale,
-		 (unsigned long long)ls.hs_ratelimited);
+		 (unsigned long long)ls.hs_ratelimited,
+		 (unsigned long long)ms.reorder.held,
+		 (unsigned long long)ms.reorder.late,
+		 (unsigned long long)ms.reorder.lost,
+		 (unsigned long long)ms.reorder.dup,
+		 (unsigned long long)ms.reorder.overflow);
 }
 
 static void tun_rx_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -86,7 +92,9 @@ static void tun_rx_cb(struct ev_loop *loop, ev_io *w, int revents)
 	(void)loop;
 	(void)revents;
 	for (int i = 0; i < TUN_BATCH; i++) {
-		ssize_t n = read(tun_fd(d->tun), d->buf, sizeof(d->buf));
+		uint8_t *pkt = d->buf + MUX_HDR_LEN;
+		ssize_t n = read(tun_fd(d->tun), pkt,
+				 sizeof(d->buf) - MUX_HDR_LEN);
 
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EINTR)
@@ -95,7 +103,7 @@ static void tun_rx_cb(struct ev_loop *loop, ev_io *w, int revents)
 			return;
 		}
 		d->tun_rx_pkts++;
-		mux_send(d->mux, d->buf, (size_t)n);
+		mux_send(d->mux, pkt, (size_t)n);
 	}
 }
 
@@ -213,7 +221,8 @@ static int setup_links(struct daemon *d)
 			     .addr_len = c->addr_len, .rekey = c->rekey,
 			     .no_tcp = !c->listen_tcp,
 			     .ops = &lm_ops, .ctx = d };
-	struct mux_cfg mc = { .master = c->master, .keepalive = c->keepalive,
+	struct mux_cfg mc = { .master = c->master, .max_packet = c->mtu,
+			      .keepalive = c->keepalive,
 			      .dead_time = c->dead_time, .ops = &mux_ops,
 			      .ctx = d };
 	int err;

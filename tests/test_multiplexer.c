@@ -2,6 +2,7 @@
 /* Tests for the multiplexer: weighted round-robin, keepalives, links going
  * down on silence and coming back, master-side learning. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -97,6 +98,7 @@ struct fake {
 	int tries;
 	int delivered;
 	uint8_t delivered_data[64];
+	char order[64][16];	/* what was delivered, in order */
 };
 
 static struct fake fk;
@@ -131,12 +133,34 @@ static void fake_deliver(void *ctx, uint16_t link, uint8_t *pkt, size_t len)
 	struct fake *f = ctx;
 
 	(void)link;
+	if (f->delivered < 64)
+		snprintf(f->order[f->delivered], 16, "%.*s", (int)len,
+			 (char *)pkt);
 	f->delivered++;
 	memcpy(f->delivered_data, pkt, len < 64 ? len : 64);
 }
 
 static const struct mux_ops fake_ops = { .send = fake_send,
 					 .deliver = fake_deliver };
+
+/* mux_send with the header room it needs in front of the packet. */
+static int msend(const char *p, size_t n)
+{
+	uint8_t buf[MUX_HDR_LEN + 64];
+
+	memcpy(buf + MUX_HDR_LEN, p, n);
+	return mux_send(mux, buf + MUX_HDR_LEN, n);
+}
+
+/* A data message as the other side's mux sends it. */
+static void data_msg(uint16_t link, uint32_t seq, const char *p)
+{
+	uint8_t buf[MUX_HDR_LEN + 64] = { seq >> 24, seq >> 16, seq >> 8, seq };
+	size_t n = strlen(p) + 1;
+
+	memcpy(buf + MUX_HDR_LEN, p, n);
+	mux_input(mux, link, MUX_MSG_DATA, buf, MUX_HDR_LEN + n);
+}
 
 static void make_mux(bool master)
 {
@@ -204,7 +228,7 @@ START_TEST(slave_links_start_down_and_keepalive)
 	ck_assert_int_eq(mux_link_add(mux, 1, "dsl", 1), 0);
 	ck_assert_int_eq(mux_link_add(mux, 1, "dup", 1), -EEXIST);
 	ck_assert(!is_up(1));
-	ck_assert_int_eq(mux_send(mux, "pkt", 3), -ENETUNREACH);
+	ck_assert_int_eq(msend("pkt", 3), -ENETUNREACH);
 	mux_stats(mux, &ms);
 	ck_assert_int_eq(ms.no_link, 1);
 	run_for(0.1);
@@ -213,7 +237,7 @@ START_TEST(slave_links_start_down_and_keepalive)
 	ck_assert_str_eq((char *)fk.last_ka + 12, "dsl");
 	ack(1);
 	ck_assert(is_up(1));
-	ck_assert_int_eq(mux_send(mux, "pkt", 3), 0);
+	ck_assert_int_eq(msend("pkt", 3), 0);
 	ck_assert_int_eq(fk.per_link[1], 1);
 }
 END_TEST
@@ -234,7 +258,7 @@ START_TEST(slave_dead_and_back)
 	ck_assert(!is_up(1));
 	ck_assert(is_up(2));
 	for (int i = 0; i < 100; i++)
-		ck_assert_int_eq(mux_send(mux, "p", 1), 0);
+		ck_assert_int_eq(msend("p", 1), 0);
 	ck_assert_int_eq(fk.per_link[1], 0);
 	ck_assert_int_eq(fk.per_link[2], 100);
 	/* keepalives still go out on the dead link, so it can come back */
@@ -247,7 +271,7 @@ START_TEST(slave_dead_and_back)
 	ck_assert_int_eq(st.downs, 1);
 	/* and it is back in the rotation */
 	for (int i = 0; i < 100; i++)
-		mux_send(mux, "p", 1);
+		msend("p", 1);
 	ck_assert_int_eq(fk.per_link[1], 50);
 }
 END_TEST
@@ -270,7 +294,7 @@ START_TEST(weights_honoured_through_send)
 	ack(1);
 	ack(2);
 	for (int i = 0; i < 4000; i++)
-		ck_assert_int_eq(mux_send(mux, "p", 1), 0);
+		ck_assert_int_eq(msend("p", 1), 0);
 	ck_assert_int_eq(fk.per_link[1], 1000);
 	ck_assert_int_eq(fk.per_link[2], 3000);
 }
@@ -287,27 +311,28 @@ START_TEST(send_failure_moves_packet)
 	ack(2);
 	fk.fail_link = 1;
 	for (int i = 0; i < 10; i++)
-		ck_assert_int_eq(mux_send(mux, "p", 1), 0);
+		ck_assert_int_eq(msend("p", 1), 0);
 	ck_assert_int_eq(fk.per_link[2], 10);
 	mux_link_stats(mux, 1, &st);
 	ck_assert_int_gt(st.send_fail, 0);
 	fk.fail_link = 2;
 	fk.per_link[1] = 0;
-	ck_assert_int_eq(mux_send(mux, "p", 1), 0);
+	ck_assert_int_eq(msend("p", 1), 0);
 	ck_assert_int_eq(fk.per_link[1], 1);
 }
 END_TEST
 
 START_TEST(data_is_delivered)
 {
-	uint8_t pkt[] = "\x45 an ip packet";
-
 	mux_link_add(mux, 1, "a", 1);
-	mux_input(mux, 1, MUX_MSG_DATA, pkt, sizeof(pkt));
+	data_msg(1, 100, "\x45 an ip packet");
 	ck_assert_int_eq(fk.delivered, 1);
-	ck_assert_mem_eq(fk.delivered_data, pkt, sizeof(pkt));
+	ck_assert_str_eq((char *)fk.delivered_data, "\x45 an ip packet");
 	/* unknown links are ignored on the slave */
-	mux_input(mux, 7, MUX_MSG_DATA, pkt, sizeof(pkt));
+	data_msg(7, 101, "x");
+	ck_assert_int_eq(fk.delivered, 1);
+	/* too short for the header: counted, dropped */
+	mux_input(mux, 1, MUX_MSG_DATA, (uint8_t *)"abc", 3);
 	ck_assert_int_eq(fk.delivered, 1);
 }
 END_TEST
@@ -350,7 +375,7 @@ START_TEST(master_learns_and_answers)
 	/* and its links die on silence too */
 	run_for(0.1);
 	ck_assert(!is_up(5));
-	ck_assert_int_eq(mux_send(mux, "p", 1), -ENETUNREACH);
+	ck_assert_int_eq(msend("p", 1), -ENETUNREACH);
 }
 END_TEST
 
@@ -363,19 +388,19 @@ START_TEST(master_full_socket_tried_once)
 	keepalive_from_slave(3, "c", 1, 1);
 	fk.tries = 0;
 	fk.fail_all = -ENOBUFS;
-	ck_assert_int_eq(mux_send(mux, "p", 1), -ENOBUFS);
+	ck_assert_int_eq(msend("p", 1), -ENOBUFS);
 	ck_assert_int_eq(fk.tries, 1);
 	/* one link backed up (a stream): the next one is tried */
 	fk.tries = 0;
 	fk.fail_all = -EAGAIN;
-	ck_assert_int_eq(mux_send(mux, "p", 1), -EAGAIN);
+	ck_assert_int_eq(msend("p", 1), -EAGAIN);
 	ck_assert_int_eq(fk.tries, 3);
 	/* a link-specific failure still moves the packet along */
 	fk.tries = 0;
 	fk.fail_all = 0;
 	fk.fail_link = 1;
 	for (int i = 0; i < 3; i++)
-		ck_assert_int_eq(mux_send(mux, "p", 1), 0);
+		ck_assert_int_eq(msend("p", 1), 0);
 	ck_assert_int_eq(fk.per_link[1], 0);
 }
 END_TEST
@@ -391,6 +416,179 @@ START_TEST(master_rejects_hostile_names)
 	keepalive_from_slave(2, "x", 100000, 1);
 	mux_link_stats(mux, 2, &st);
 	ck_assert_int_eq(st.weight, 1);	/* out of range ignored */
+}
+END_TEST
+
+/* ---- the reorder buffer by itself ---- */
+
+static char rgot[64][16];
+static int nrgot;
+
+static void rdeliver(void *ctx, uint8_t *pkt, size_t len)
+{
+	(void)ctx;
+	snprintf(rgot[nrgot++ % 64], 16, "%.*s", (int)len, (char *)pkt);
+}
+
+static void rin(struct mux_reorder *r, uint32_t seq, double now)
+{
+	char p[16];
+
+	snprintf(p, sizeof(p), "%u", seq);
+	mux_reorder_in(r, seq, (uint8_t *)p, strlen(p), now, rdeliver, NULL);
+}
+
+static struct mux_reorder ro;
+
+static void ro_setup(void)
+{
+	nrgot = 0;
+	ck_assert_int_eq(mux_reorder_init(&ro, 8, 64), 0);
+}
+
+static void ro_teardown(void)
+{
+	mux_reorder_free(&ro);
+}
+
+START_TEST(ro_in_order)
+{
+	for (uint32_t s = 5; s < 30; s++)
+		rin(&ro, s, 0);
+	ck_assert_int_eq(nrgot, 25);
+	ck_assert_str_eq(rgot[0], "5");
+	ck_assert_int_eq(ro.st.held, 0);
+	ck_assert_double_eq(mux_reorder_deadline(&ro), 0);
+}
+END_TEST
+
+START_TEST(ro_hole_filled)
+{
+	rin(&ro, 1, 0);
+	rin(&ro, 3, 0.01);
+	rin(&ro, 4, 0.01);
+	ck_assert_int_eq(nrgot, 1);
+	ck_assert_double_gt(mux_reorder_deadline(&ro), 0.01);
+	rin(&ro, 2, 0.03);
+	ck_assert_int_eq(nrgot, 4);
+	ck_assert_str_eq(rgot[1], "2");
+	ck_assert_str_eq(rgot[2], "3");
+	ck_assert_str_eq(rgot[3], "4");
+	ck_assert_int_eq(ro.st.held, 2);
+	ck_assert_int_eq(ro.st.lost, 0);
+}
+END_TEST
+
+START_TEST(ro_hole_given_up_then_late)
+{
+	rin(&ro, 1, 0);
+	rin(&ro, 3, 0);
+	rin(&ro, 5, 0);
+	mux_reorder_give_up(&ro, 0.1, rdeliver, NULL);
+	ck_assert_int_eq(nrgot, 2);		/* 1, 3: 4 is a hole too */
+	ck_assert_double_gt(mux_reorder_deadline(&ro), 0.1);
+	mux_reorder_give_up(&ro, 0.2, rdeliver, NULL);
+	ck_assert_int_eq(nrgot, 3);
+	ck_assert_str_eq(rgot[2], "5");
+	ck_assert_int_eq(ro.st.lost, 2);
+	/* 2 shows up after all: late, but delivered */
+	rin(&ro, 2, 0.3);
+	ck_assert_int_eq(nrgot, 4);
+	ck_assert_int_eq(ro.st.late, 1);
+	ck_assert_double_eq(mux_reorder_deadline(&ro), 0);
+}
+END_TEST
+
+START_TEST(ro_bounds)
+{
+	rin(&ro, 0, 0);
+	rin(&ro, 2, 0);
+	rin(&ro, 2, 0);		/* a second copy */
+	ck_assert_int_eq(ro.st.dup, 1);
+	/* 8 slots: 20 ahead cannot wait; nothing stalls */
+	rin(&ro, 20, 0);
+	ck_assert_int_eq(ro.st.overflow, 1);
+	ck_assert_int_eq(nrgot, 3);
+	ck_assert_str_eq(rgot[1], "2");
+	ck_assert_str_eq(rgot[2], "20");
+	rin(&ro, 21, 0);
+	ck_assert_int_eq(nrgot, 4);
+	ck_assert_int_eq(ro.held, 0);
+}
+END_TEST
+
+START_TEST(ro_wraps)
+{
+	rin(&ro, 0xfffffffe, 0);
+	rin(&ro, 0, 0);
+	rin(&ro, 0xffffffff, 0);
+	rin(&ro, 1, 0);
+	ck_assert_int_eq(nrgot, 4);
+	ck_assert_str_eq(rgot[1], "4294967295");
+	ck_assert_str_eq(rgot[2], "0");
+	ck_assert_int_eq(ro.st.lost, 0);
+}
+END_TEST
+
+/* The wait for a hole follows how late holes really were. */
+START_TEST(ro_hold_adapts)
+{
+	double h0 = mux_reorder_hold(&ro);
+
+	ck_assert_double_ge(h0, 0.005);
+	ck_assert_double_le(h0, 0.3);
+	rin(&ro, 1, 10);
+	rin(&ro, 3, 10);
+	rin(&ro, 2, 10.1);	/* this hole took 100 ms */
+	ck_assert_double_eq_tol(mux_reorder_hold(&ro), 0.15, 0.001);
+	/* quiet for a minute: it shrinks back */
+	rin(&ro, 5, 70);
+	rin(&ro, 4, 70.001);
+	ck_assert_double_lt(mux_reorder_hold(&ro), 0.01);
+}
+END_TEST
+
+/* ---- reordering in the mux: holes given up when known lost ---- */
+
+START_TEST(mux_hole_known_lost)
+{
+	mux_link_add(mux, 1, "a", 1);
+	mux_link_add(mux, 2, "b", 1);
+	ack(1);
+	ack(2);
+	data_msg(1, 10, "p10");
+	data_msg(1, 12, "p12");
+	ck_assert_int_eq(fk.delivered, 1);
+	/* link b is behind: 11 may still come on it */
+	data_msg(2, 9, "p9");
+	ck_assert_int_eq(fk.delivered, 2);	/* 9 was late */
+	/* now both links have sent past 11: it is lost, 12 goes */
+	data_msg(2, 13, "p13");
+	ck_assert_int_eq(fk.delivered, 4);
+	ck_assert_str_eq(fk.order[2], "p12");
+	ck_assert_str_eq(fk.order[3], "p13");
+}
+END_TEST
+
+START_TEST(mux_hole_times_out)
+{
+	struct mux_stats ms;
+
+	mux_link_add(mux, 1, "a", 1);
+	mux_link_add(mux, 2, "b", 1);
+	ack(1);
+	ack(2);
+	data_msg(1, 1, "p1");
+	data_msg(1, 3, "p3");
+	ck_assert_int_eq(fk.delivered, 1);
+	for (int i = 0; i < 20; i++) {	/* keep both links alive */
+		ack(1);
+		ack(2);
+		run_for(0.01);
+	}
+	ck_assert_int_eq(fk.delivered, 2);
+	mux_stats(mux, &ms);
+	ck_assert_int_eq(ms.reorder.lost, 1);
 }
 END_TEST
 
@@ -414,6 +612,18 @@ static Suite *mux_suite(void)
 	tcase_add_test(tc, weights_honoured_through_send);
 	tcase_add_test(tc, send_failure_moves_packet);
 	tcase_add_test(tc, data_is_delivered);
+	tcase_add_test(tc, mux_hole_known_lost);
+	tcase_add_test(tc, mux_hole_times_out);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("reorder");
+	tcase_add_checked_fixture(tc, ro_setup, ro_teardown);
+	tcase_add_test(tc, ro_in_order);
+	tcase_add_test(tc, ro_hole_filled);
+	tcase_add_test(tc, ro_hole_given_up_then_late);
+	tcase_add_test(tc, ro_bounds);
+	tcase_add_test(tc, ro_wraps);
+	tcase_add_test(tc, ro_hold_adapts);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("master");

@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: MIT */
+/* The receive side's reorder buffer: packets are released in sequence
+ * order; a hole is given up as soon as it is known lost, or after a wait
+ * learned from how late filled holes have been — never a long fixed
+ * timeout, never the whole buffer stalled by one loss. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "multiplexer-int.h"
+
+#define HOLD_MIN 0.005		/* s: never wait less for a hole */
+#define HOLD_MAX 0.300		/* s: nor more */
+#define HOLD_START 0.050
+#define LATE_DECAY 0.9		/* per second, for the observed lateness */
+
+int mux_reorder_init(struct mux_reorder *r, size_t slots, size_t slot_len)
+{
+	memset(r, 0, sizeof(*r));
+	if (!slots || (slots & (slots - 1)))
+		return -EINVAL;
+	r->slots = calloc(slots, sizeof(*r->slots));
+	r->pool = malloc(slots * slot_len);
+	if (!r->slots || !r->pool) {
+		free(r->slots);
+		free(r->pool);
+		return -ENOMEM;
+	}
+	r->cap = slots;
+	r->slot_len = slot_len;
+	r->late_max = HOLD_START / 1.5;
+	return 0;
+}
+
+void mux_reorder_free(struct mux_reorder *r)
+{
+	free(r->slots);
+	free(r->pool);
+	r->slots = NULL;
+	r->pool = NULL;
+}
+
+static struct mux_slot *slot_of(struct mux_reorder *r, uint32_t seq)
+{
+	return &r->slots[seq & (r->cap - 1)];
+}
+
+double mux_reorder_hold(const struct mux_reorder *r)
+{
+	double h = r->late_max * 1.5;
+
+	return h < HOLD_MIN ? HOLD_MIN : h > HOLD_MAX ? HOLD_MAX : h;
+}
+
+/* The observed lateness of filled holes decays, so one odd spike does not
+ * set the wait for long. */
+static void note_late(struct mux_reorder *r, double wait, double now)
+{
+	if (r->late_at)
+		for (double t = r->late_at; t + 1 <= now; t += 1)
+			r->late_max *= LATE_DECAY;
+	if (!r->late_at || now - r->late_at >= 1)
+		r->late_at = now;
+	if (wait > r->late_max)
+		r->late_max = wait;
+}
+
+/* Delivers held packets from next on while they are there. */
+static void drain(struct mux_reorder *r, mux_deliver_fn fn, void *ctx)
+{
+	for (;;) {
+		struct mux_slot *s = slot_of(r, r->next);
+
+		if (!s->used || s->seq != r->next)
+			return;
+		s->used = false;
+		r->held--;
+		r->next++;
+		fn(ctx, r->pool + (s - r->slots) * r->slot_len, s->len);
+	}
+}
+
+/* Gives up the hole(s) at next: skips to the oldest held packet. */
+static void skip_hole(struct mux_reorder *r, mux_deliver_fn fn, void *ctx)
+{
+	uint32_t best = 0;
+	bool found = false;
+
+	for (size_t i = 0; i < r->cap; i++) {
+		struct mux_slot *s = &r->slots[i];
+
+		if (s->used && (!found || (int32_t)(s->seq - best) < 0)) {
+			best = s->seq;
+			found = true;
+		}
+	}
+	if (!found)
+		return;
+	r->st.lost += best - r->next;
+	r->next = best;
+	drain(r, fn, ctx);
+}
+
+/* Takes packet seq (already known to be authentic). fn receives packets
+ * in order; pkt is copied if it must wait. */
+void mux_reorder_in(struct mux_reorder *r, uint32_t seq, const uint8_t *pkt,
+		    size_t len, double now, mux_deliver_fn fn, void *ctx)
+{
+	int32_t d;
+	struct mux_slot *s;
+
+	if (!r->started) {
+		r->started = true;
+		r->next = seq;
+	}
+	d = (int32_t)(seq - r->next);
+	if (d < 0) {
+		/* its hole was given up: late, but still worth having */
+		r->st.late++;
+		fn(ctx, (uint8_t *)pkt, len);
+		return;
+	}
+	if (d == 0) {
+		if (r->held && r->hole_since)
+			note_late(r, now - r->hole_since, now);
+		r->hole_since = 0;
+		r->next++;
+		fn(ctx, (uint8_t *)pkt, len);
+		drain(r, fn, ctx);
+		if (r->held)
+			r->hole_since = now;	/* the next hole starts now */
+		return;
+	}
+	if ((size_t)d >= r->cap || len > r->slot_len) {
+		/* too far ahead (or too big to hold): give up what is
+		 * missing rather than stall */
+		r->st.overflow++;
+		while (r->held)
+			skip_hole(r, fn, ctx);
+		r->st.lost += (uint32_t)(seq - r->next);
+		r->next = seq + 1;
+		fn(ctx, (uint8_t *)pkt, len);
+		return;
+	}
+	s = slot_of(r, seq);
+	if (s->used) {
+		r->st.dup++;
+		return;
+	}
+	s->used = true;
+	s->seq = seq;
+	s->len = (uint16_t)len;
+	memcpy(r->pool + (s - r->slots) * r->slot_len, pkt, len);
+	if (!r->held)
+		r->hole_since = now;
+	r->held++;
+	r->st.held++;
+}
+
+void mux_reorder_give_up(struct mux_reorder *r, double now, mux_deliver_fn fn,
+			 void *ctx)
+{
+	if (!r->held)
+		return;
+	skip_hole(r, fn, ctx);
+	r->hole_since = r->held ? now : 0;
+}
+
+double mux_reorder_deadline(const struct mux_reorder *r)
+{
+	return r->held ? r->hole_since + mux_reorder_hold(r) : 0;
+}
