@@ -21,6 +21,45 @@ int mux_wrr_pick(struct mux_wrr *w, size_t n);
 
 typedef void (*mux_deliver_fn)(void *ctx, uint8_t *pkt, size_t len);
 
+/* Feedback a receiver sends on each link it got data on (measure.c). */
+struct mux_fb {
+	uint32_t lseq_max;	/* highest link sequence received */
+	uint32_t rx_count;	/* packets received on the link, ever */
+	uint64_t rx_bytes;	/* their bytes */
+	double ack_delay;	/* s between that packet and the feedback */
+};
+#define MUX_FB_LEN 20
+
+#define MUX_EST_RING 1024
+#define MUX_EST_BW 16
+
+struct mux_sent {
+	uint32_t lseq;
+	double at;
+	uint64_t bytes_cum;
+};
+
+/* A sender's picture of one link. */
+struct mux_est {
+	bool have_rtt, have_fb;
+	double srtt, min_rtt, min_rtt_at;
+	double btlbw;			/* bytes/s, max over the last 2 s */
+	struct { double v, at; } bw[MUX_EST_BW];
+	unsigned nbw;
+	double loss;			/* fraction, smoothed */
+	uint64_t sent_bytes, acked_bytes;
+	struct mux_fb fb;		/* the last feedback */
+	double fb_at;
+	struct mux_sent ring[MUX_EST_RING];
+};
+
+void mux_est_init(struct mux_est *e);
+void mux_est_sent(struct mux_est *e, uint32_t lseq, size_t bytes, double now);
+void mux_est_feedback(struct mux_est *e, const struct mux_fb *fb, double now);
+uint64_t mux_est_inflight(const struct mux_est *e);
+/* Seconds until a packet of bytes sent now would arrive; NAN if unknown. */
+double mux_est_arrival(const struct mux_est *e, size_t bytes);
+
 struct mux_slot {
 	bool used;
 	uint16_t len;

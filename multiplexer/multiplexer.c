@@ -2,6 +2,7 @@
 /* Weighted round-robin over live links, keepalives and dead-link
  * detection. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,10 @@ struct mux_link {
 	uint16_t id;
 	uint32_t tx_lseq;	/* next per-link sequence number */
 	uint32_t rx_max;	/* highest global sequence it delivered */
+	struct mux_est est;	/* what the link does, from feedback */
+	struct mux_fb rx_fb;	/* what we received, for our feedback */
+	double rx_last;		/* when the newest packet arrived */
+	bool fb_due;
 	struct mux *m;
 	ev_tstamp last_rx;
 	ev_timer dead;		/* fires when the link may have gone silent */
@@ -24,6 +29,7 @@ struct mux_link {
 };
 
 #define REORDER_SLOTS 2048
+#define MUX_FB_INTERVAL 0.01	/* s between feedback messages */
 
 struct mux {
 	struct ev_loop *loop;
@@ -32,6 +38,7 @@ struct mux {
 	uint32_t tx_seq;		/* next global sequence number */
 	struct mux_reorder ro;
 	ev_timer ro_timer;		/* gives up a hole that waited enough */
+	ev_timer fb_timer;		/* sends feedback */
 	struct mux_link links[MUX_MAX_LINKS];
 	struct mux_wrr wrr[MUX_MAX_LINKS];	/* parallel to links[] */
 };
@@ -186,6 +193,34 @@ static uint32_t get_u32(const uint8_t *p)
 	return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3];
 }
 
+/* The eligible link where a packet of len bytes is expected to arrive
+ * first; round-robin while any eligible link has no estimate yet (or if
+ * configured so). */
+static int pick(struct mux *m, size_t len)
+{
+	double best_t = INFINITY;
+	int best = -1;
+
+	if (m->cfg.sched == MUX_SCHED_ROUNDROBIN)
+		return mux_wrr_pick(m->wrr, MUX_MAX_LINKS);
+	for (size_t i = 0; i < MUX_MAX_LINKS; i++) {
+		double t;
+
+		if (!m->wrr[i].eligible)
+			continue;
+		t = mux_est_arrival(&m->links[i].est, len);
+		if (isnan(t))
+			return mux_wrr_pick(m->wrr, MUX_MAX_LINKS);
+		/* a stream link loses ties to a UDP one */
+		if (t < best_t || (t == best_t && m->wrr[best].stream &&
+				   !m->wrr[i].stream)) {
+			best_t = t;
+			best = (int)i;
+		}
+	}
+	return best;
+}
+
 int mux_send(struct mux *m, uint8_t *pkt, size_t len)
 {
 	int tried[MUX_MAX_LINKS], ntried = 0, err = -ENETUNREACH;
@@ -195,7 +230,7 @@ int mux_send(struct mux *m, uint8_t *pkt, size_t len)
 	/* A link that refuses the packet (interface gone, buffer full) is
 	 * skipped for this packet, so the packet still leaves if any can. */
 	for (;;) {
-		int i = mux_wrr_pick(m->wrr, MUX_MAX_LINKS);
+		int i = pick(m, len);
 		struct mux_link *l;
 
 		if (i < 0)
@@ -207,6 +242,8 @@ int mux_send(struct mux *m, uint8_t *pkt, size_t len)
 				       len + MUX_HDR_LEN);
 		if (err == 0) {
 			l->st.data_tx++;
+			mux_est_sent(&l->est, l->tx_lseq, len + MUX_HDR_LEN,
+				     ev_now(m->loop));
 			l->tx_lseq++;
 			break;
 		}
@@ -311,6 +348,13 @@ static void data_in(struct mux *m, struct mux_link *l, uint8_t *buf,
 	}
 	seq = get_u32(buf);
 	l->st.data_rx++;
+	if (!l->rx_fb.rx_count ||
+	    (int32_t)(get_u32(buf + 4) - l->rx_fb.lseq_max) > 0)
+		l->rx_fb.lseq_max = get_u32(buf + 4);
+	l->rx_fb.rx_count++;
+	l->rx_fb.rx_bytes += len;
+	l->rx_last = now;
+	l->fb_due = true;
 	if (!l->rx_seen || (int32_t)(seq - l->rx_max) > 0)
 		l->rx_max = seq;
 	l->rx_seen = true;
@@ -319,6 +363,48 @@ static void data_in(struct mux *m, struct mux_link *l, uint8_t *buf,
 	while (m->ro.held && hole_lost(m))
 		mux_reorder_give_up(&m->ro, now, deliver, m);
 	ro_arm(m);
+}
+
+/* Feedback: lseq_max (u32), rx_count (u32), rx_bytes (u64),
+ * ack_delay (u32, microseconds). */
+static void fb_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct mux *m = container_of(w, struct mux, fb_timer);
+	ev_tstamp now = ev_now(loop);
+
+	(void)revents;
+	for (size_t i = 0; i < MUX_MAX_LINKS; i++) {
+		struct mux_link *l = &m->links[i];
+		uint8_t b[MUX_FB_LEN];
+		double d;
+
+		if (!l->used || !l->fb_due)
+			continue;
+		d = (now - l->rx_last) * 1e6;
+		put_u32(b, l->rx_fb.lseq_max);
+		put_u32(b + 4, l->rx_fb.rx_count);
+		put_u64(b + 8, l->rx_fb.rx_bytes);
+		put_u32(b + 16, d > 0 ? (uint32_t)d : 0);
+		if (m->cfg.ops->send(m->cfg.ctx, l->id, MUX_MSG_FEEDBACK, b,
+				     sizeof(b)) == 0)
+			l->fb_due = false;
+	}
+}
+
+static void feedback_in(struct mux *m, struct mux_link *l, const uint8_t *b,
+			size_t len)
+{
+	struct mux_fb fb;
+
+	if (len < MUX_FB_LEN) {
+		m->st.malformed++;
+		return;
+	}
+	fb.lseq_max = get_u32(b);
+	fb.rx_count = get_u32(b + 4);
+	fb.rx_bytes = get_u64(b + 8);
+	fb.ack_delay = get_u32(b + 16) / 1e6;
+	mux_est_feedback(&l->est, &fb, ev_now(m->loop));
 }
 
 void mux_input(struct mux *m, uint16_t link_id, uint8_t type, uint8_t *buf,
@@ -348,6 +434,9 @@ void mux_input(struct mux *m, uint16_t link_id, uint8_t type, uint8_t *buf,
 	switch (type) {
 	case MUX_MSG_DATA:
 		data_in(m, l, buf, len);
+		break;
+	case MUX_MSG_FEEDBACK:
+		feedback_in(m, l, buf, len);
 		break;
 	case MUX_MSG_KEEPALIVE_ACK:
 		if (!m->cfg.master && len >= 8)
@@ -380,6 +469,11 @@ int mux_link_stats(const struct mux *m, uint16_t id, struct mux_link_stats *out)
 		return -ENOENT;
 	*out = l->st;
 	out->up = l->up;
+	out->srtt = l->est.srtt;
+	out->min_rtt = l->est.min_rtt;
+	out->rate = l->est.btlbw;
+	out->loss = l->est.loss;
+	out->inflight = mux_est_inflight(&l->est);
 	return 0;
 }
 
@@ -406,6 +500,9 @@ int mux_new(struct mux **out, struct ev_loop *loop, const struct mux_cfg *c)
 		return -ENOMEM;
 	}
 	ev_init(&m->ro_timer, ro_timer_cb);
+	ev_timer_init(&m->fb_timer, fb_timer_cb, MUX_FB_INTERVAL,
+		      MUX_FB_INTERVAL);
+	ev_timer_start(loop, &m->fb_timer);
 	*out = m;
 	return 0;
 }
@@ -415,6 +512,7 @@ void mux_free(struct mux *m)
 	if (!m)
 		return;
 	ev_timer_stop(m->loop, &m->ro_timer);
+	ev_timer_stop(m->loop, &m->fb_timer);
 	mux_reorder_free(&m->ro);
 	for (size_t i = 0; i < MUX_MAX_LINKS; i++) {
 		if (!m->links[i].used)

@@ -17,6 +17,12 @@ enum mux_msg {
 	MUX_MSG_DATA = 1,	/* payload: one IP packet */
 	MUX_MSG_KEEPALIVE = 2,	/* slave -> master, see docs/PROTOCOL.md */
 	MUX_MSG_KEEPALIVE_ACK = 3,	/* master -> slave, echoes the stamp */
+	MUX_MSG_FEEDBACK = 4,	/* both ways: what a link delivered */
+};
+
+enum mux_sched {
+	MUX_SCHED_EARLIEST,	/* the link where it arrives first */
+	MUX_SCHED_ROUNDROBIN,	/* weighted round-robin */
 };
 
 struct mux_ops {
@@ -32,6 +38,7 @@ struct mux_ops {
 struct mux_cfg {
 	bool master;		/* learn links from the peer; answer keepalives */
 	size_t max_packet;	/* largest packet to hold for reordering */
+	enum mux_sched sched;
 	double keepalive;	/* slave: seconds between keepalives per link */
 	double dead_time;	/* seconds of silence before a link is down */
 	const struct mux_ops *ops;
@@ -44,6 +51,10 @@ struct mux_link_stats {
 	bool stream;		/* runs over a TCP stream */
 	unsigned weight;
 	double rtt;		/* seconds, last keepalive round trip; 0 = none */
+	double srtt, min_rtt;	/* from data feedback; 0 = none yet */
+	double rate;		/* delivery rate, bytes/s */
+	double loss;		/* fraction of packets lost, smoothed */
+	uint64_t inflight;	/* bytes sent, not yet confirmed */
 	uint64_t data_tx, data_rx;	/* data packets scheduled / delivered */
 	uint64_t send_fail;	/* data packets the link refused */
 	uint64_t downs;		/* times the link went down */

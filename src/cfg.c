@@ -495,7 +495,7 @@ static int load_root(struct ctx *x, const config_setting_t *root,
 					     "listen", "master", "links",
 					     "keepalive", "dead_time",
 					     "control", "user", "rekey",
-					     "listen_tcp", NULL };
+					     "listen_tcp", "scheduler", NULL };
 	const config_setting_t *lt = config_setting_get_member(root,
 							       "listen_tcp");
 	const char *mode, *control, *user;
@@ -526,6 +526,13 @@ static int load_root(struct ctx *x, const config_setting_t *root,
 		return fail(x, lt, "must be true or false");
 	if (lt)
 		c->listen_tcp = config_setting_get_bool(lt);
+	if (get_string(x, root, "scheduler", &control) < 0)
+		return -1;
+	if (control && strcmp(control, "earliest") &&
+	    strcmp(control, "roundrobin"))
+		return fail(x, config_setting_get_member(root, "scheduler"),
+			    "must be \"earliest\" or \"roundrobin\"");
+	c->roundrobin = control && !strcmp(control, "roundrobin");
 	if (get_string(x, root, "control", &control) < 0)
 		return -1;
 	if (control && (!*control || strlen(control) >= sizeof(c->control)))

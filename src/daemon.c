@@ -50,14 +50,18 @@ static void stats_log(struct daemon *d)
 				    sizeof(peer));
 		log_info("stats link=%s id=%u state=%s tx_packets=%llu "
 			 "tx_bytes=%llu rx_packets=%llu rx_bytes=%llu "
-			 "drops=%llu weight=%u rtt_ms=%.1f downs=%llu peer=%s",
+			 "drops=%llu weight=%u rtt_ms=%.1f downs=%llu peer=%s "
+			 "srtt_ms=%.1f min_rtt_ms=%.1f rate_kbit=%.0f "
+			 "loss_pct=%.2f inflight=%llu",
 			 m.name, ids[i], m.up ? "up" : "down",
 			 (unsigned long long)l.tx_packets,
 			 (unsigned long long)l.tx_bytes,
 			 (unsigned long long)l.rx_packets,
 			 (unsigned long long)l.rx_bytes,
 			 (unsigned long long)l.drops, m.weight, m.rtt * 1e3,
-			 (unsigned long long)m.downs, peer);
+			 (unsigned long long)m.downs, peer, m.srtt * 1e3,
+			 m.min_rtt * 1e3, m.rate * 8 / 1e3, m.loss * 100,
+			 (unsigned long long)m.inflight);
 	}
 	mux_stats(d->mux, &ms);
 	lm_stats(d->lm, &ls);
@@ -222,6 +226,8 @@ static int setup_links(struct daemon *d)
 			     .no_tcp = !c->listen_tcp,
 			     .ops = &lm_ops, .ctx = d };
 	struct mux_cfg mc = { .master = c->master, .max_packet = c->mtu,
+			      .sched = c->roundrobin ? MUX_SCHED_ROUNDROBIN :
+						       MUX_SCHED_EARLIEST,
 			      .keepalive = c->keepalive,
 			      .dead_time = c->dead_time, .ops = &mux_ops,
 			      .ctx = d };
