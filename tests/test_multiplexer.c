@@ -2,6 +2,7 @@
 /* Tests for the multiplexer: weighted round-robin, keepalives, links going
  * down on silence and coming back, master-side learning. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +96,8 @@ struct fake {
 	int per_link[8];
 	int fail_link;		/* this link's sends fail with -ENETDOWN */
 	int fail_all;		/* every send fails with this, if set */
+	uint32_t lseq[8];	/* next link sequence seen per link */
+	uint32_t cnt[8];	/* data packets per link */
 	int tries;
 	int delivered;
 	uint8_t delivered_data[64];
@@ -121,8 +124,14 @@ static int fake_send(void *ctx, uint16_t link, uint8_t type, const void *buf,
 		f->sent[f->nsent].len = len;
 		f->nsent++;
 	}
-	if (type == MUX_MSG_DATA && link < 8)
+	if (type == MUX_MSG_DATA && link < 8) {
+		const uint8_t *h = buf;
+
 		f->per_link[link]++;
+		f->cnt[link]++;
+		f->lseq[link] = ((uint32_t)h[4] << 24 | h[5] << 16 | h[6] << 8 |
+				 h[7]) + 1;
+	}
 	if (type == MUX_MSG_KEEPALIVE && len == MUX_KEEPALIVE_LEN)
 		memcpy(f->last_ka, buf, len);
 	return 0;
@@ -160,6 +169,18 @@ static void data_msg(uint16_t link, uint32_t seq, const char *p)
 
 	memcpy(buf + MUX_HDR_LEN, p, n);
 	mux_input(mux, link, MUX_MSG_DATA, buf, MUX_HDR_LEN + n);
+}
+
+/* A feedback message: lseq_max, rx_count, rx_bytes, ack delay 0. */
+static void fb_msg(uint8_t *b, uint32_t lseq, uint32_t cnt, uint64_t bytes)
+{
+	for (int i = 0; i < 4; i++) {
+		b[i] = lseq >> (24 - 8 * i);
+		b[4 + i] = cnt >> (24 - 8 * i);
+	}
+	for (int i = 0; i < 8; i++)
+		b[8 + i] = bytes >> (56 - 8 * i);
+	memset(b + 16, 0, 4);
 }
 
 static void make_mux(bool master)
@@ -592,6 +613,145 @@ START_TEST(mux_hole_times_out)
 }
 END_TEST
 
+/* ---- estimators and the arrival-time choice ---- */
+
+/* A synthetic link: rate bytes/s, one-way delay owd. The sender paces n
+ * packets of len bytes at the link's rate from t; feedback for them comes
+ * back one owd after the last arrived. Returns when the next batch can
+ * start (the link stays busy). */
+static double feed_link(struct mux_est *e, uint32_t *lseq, double t,
+			double rate, double owd, int n, size_t len,
+			uint32_t *rx_count, uint64_t *rx_bytes)
+{
+	double gap = (double)len / rate;
+
+	for (int i = 0; i < n; i++) {
+		mux_est_sent(e, (*lseq)++, len, t + i * gap);
+		(*rx_count)++;
+		*rx_bytes += len;
+	}
+	mux_est_feedback(e, &(struct mux_fb){ .lseq_max = *lseq - 1,
+					      .rx_count = *rx_count,
+					      .rx_bytes = *rx_bytes },
+			 t + n * gap + 2 * owd);
+	return t + n * gap;
+}
+
+START_TEST(est_converges)
+{
+	static struct mux_est e;
+	uint32_t lseq = 0, rc = 0;
+	uint64_t rb = 0;
+	double t = 1;
+
+	mux_est_init(&e);
+	ck_assert(isnan(mux_est_arrival(&e, 1000)));
+	/* 20 Mbit/s, 20 ms one way, saturated by 50-packet bursts */
+	for (int k = 0; k < 100; k++)
+		t = feed_link(&e, &lseq, t, 2.5e6, 0.020, 50, 1250, &rc, &rb);
+	ck_assert_double_eq_tol(e.min_rtt, 0.040 + 1250 / 2.5e6, 0.001);
+	ck_assert_double_eq_tol(e.btlbw, 2.5e6, 2.5e6 * 0.1);
+	ck_assert_double_lt(e.loss, 0.001);
+	ck_assert_uint_eq(mux_est_inflight(&e), 0);
+	/* 5 % loss shows up */
+	for (int k = 0; k < 100; k++) {
+		for (int i = 0; i < 20; i++)
+			mux_est_sent(&e, lseq++, 1250, t);
+		rc += 19;
+		rb += 19 * 1250;
+		t += 0.05;
+		mux_est_feedback(&e, &(struct mux_fb){ .lseq_max = lseq - 1,
+			.rx_count = rc, .rx_bytes = rb }, t);
+	}
+	ck_assert_double_eq_tol(e.loss, 0.05, 0.01);
+}
+END_TEST
+
+/* RTT samples net of the receiver's ack delay; queueing shows as srtt
+ * above min_rtt. */
+START_TEST(est_rtt)
+{
+	static struct mux_est e;
+
+	mux_est_init(&e);
+	mux_est_sent(&e, 0, 100, 10.0);
+	mux_est_feedback(&e, &(struct mux_fb){ .lseq_max = 0, .rx_count = 1,
+		.rx_bytes = 100, .ack_delay = 0.005 }, 10.030);
+	ck_assert_double_eq_tol(e.min_rtt, 0.025, 1e-9);
+	for (uint32_t i = 1; i < 50; i++) {
+		mux_est_sent(&e, i, 100, 10 + i);
+		mux_est_feedback(&e, &(struct mux_fb){ .lseq_max = i,
+			.rx_count = i + 1, .rx_bytes = 100 * (i + 1) },
+			10 + i + 0.125);	/* 100 ms of queue */
+	}
+	ck_assert_double_eq_tol(e.min_rtt, 0.125, 1e-6);  /* window moved */
+	ck_assert_double_eq_tol(e.srtt, 0.125, 0.005);
+}
+END_TEST
+
+/* Synthetic link states: the packet goes where it arrives first — a
+ * fast link with a queue can lose to a slow idle one, and ties go to UDP
+ * over a stream. */
+START_TEST(sched_earliest_arrival)
+{
+	static struct mux_est fast, slow;
+	uint32_t l1 = 0, l2 = 0, c1 = 0, c2 = 0;
+	uint64_t b1 = 0, b2 = 0;
+
+	double t1 = 1, t2 = 1;
+
+	mux_est_init(&fast);
+	mux_est_init(&slow);
+	for (int k = 0; k < 50; k++) {
+		t1 = feed_link(&fast, &l1, t1, 2.5e6, 0.010, 10, 1250, &c1, &b1);
+		t2 = feed_link(&slow, &l2, t2, 0.5e6, 0.040, 10, 1250, &c2, &b2);
+	}
+	ck_assert_double_eq_tol(fast.btlbw, 2.5e6, 2.5e5);
+	ck_assert_double_eq_tol(slow.btlbw, 0.5e6, 0.5e5);
+	/* idle: fast wins (10 ms + 0.5 ms vs 40 ms + 2.5 ms) */
+	ck_assert_double_lt(mux_est_arrival(&fast, 1250),
+			    mux_est_arrival(&slow, 1250));
+	/* 100 kB queued on fast (40 ms at 2.5 MB/s): slow wins now */
+	for (int i = 0; i < 80; i++)
+		mux_est_sent(&fast, l1++, 1250, t1);
+	ck_assert_double_gt(mux_est_arrival(&fast, 1250),
+			    mux_est_arrival(&slow, 1250));
+}
+END_TEST
+
+/* In the mux: with estimates for both links, traffic splits by what the
+ * links can carry, not by weight. */
+START_TEST(mux_earliest_splits_by_rate)
+{
+	struct mux_link_stats a, b;
+
+	mux_link_add(mux, 1, "fast", 1);
+	mux_link_add(mux, 2, "slow", 1);
+	ack(1);
+	ack(2);
+	/* 3000 packets; every 30 the links report what they delivered:
+	 * the fast one drains 4x what the slow one does */
+	for (int k = 0; k < 100; k++) {
+		uint8_t f1[MUX_FB_LEN], f2[MUX_FB_LEN];
+
+		for (int i = 0; i < 30; i++)
+			msend("p", 1);
+		/* everything sent so far has arrived; 4:1 in bytes/s */
+		fb_msg(f1, fk.lseq[1] - 1, fk.cnt[1], fk.cnt[1] * 4 * 9ULL);
+		fb_msg(f2, fk.lseq[2] - 1, fk.cnt[2], fk.cnt[2] * 9ULL);
+		run_for(0.01);
+		mux_input(mux, 1, MUX_MSG_FEEDBACK, f1, sizeof(f1));
+		mux_input(mux, 2, MUX_MSG_FEEDBACK, f2, sizeof(f2));
+		ack(1);
+		ack(2);
+	}
+	mux_link_stats(mux, 1, &a);
+	mux_link_stats(mux, 2, &b);
+	ck_assert_double_gt(a.rate, b.rate);
+	ck_assert_uint_gt(a.data_tx, b.data_tx);
+}
+END_TEST
+
 static Suite *mux_suite(void)
 {
 	Suite *s = suite_create("multiplexer");
@@ -614,6 +774,13 @@ static Suite *mux_suite(void)
 	tcase_add_test(tc, data_is_delivered);
 	tcase_add_test(tc, mux_hole_known_lost);
 	tcase_add_test(tc, mux_hole_times_out);
+	tcase_add_test(tc, mux_earliest_splits_by_rate);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("estimate");
+	tcase_add_test(tc, est_converges);
+	tcase_add_test(tc, est_rtt);
+	tcase_add_test(tc, sched_earliest_arrival);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("reorder");
