@@ -84,6 +84,19 @@ uint64_t mux_est_inflight(const struct mux_est *e)
 	return e->sent_bytes - e->acked_bytes;
 }
 
+/* Data is in flight but no feedback for several round trips: the link has
+ * probably stopped delivering, long before keepalives would say so. */
+bool mux_est_stalled(const struct mux_est *e, double now)
+{
+	double wait = 4 * e->srtt;
+
+	if (!e->have_fb || !mux_est_inflight(e))
+		return false;
+	if (wait < MUX_STALL_MIN)
+		wait = MUX_STALL_MIN;
+	return now - e->fb_at > wait;
+}
+
 double mux_est_arrival(const struct mux_est *e, size_t bytes)
 {
 	if (!e->have_rtt || e->btlbw <= 0)

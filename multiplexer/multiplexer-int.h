@@ -57,6 +57,8 @@ void mux_est_init(struct mux_est *e);
 void mux_est_sent(struct mux_est *e, uint32_t lseq, size_t bytes, double now);
 void mux_est_feedback(struct mux_est *e, const struct mux_fb *fb, double now);
 uint64_t mux_est_inflight(const struct mux_est *e);
+#define MUX_STALL_MIN 0.1	/* s without feedback before a link stalls */
+bool mux_est_stalled(const struct mux_est *e, double now);
 /* Seconds until a packet of bytes sent now would arrive; NAN if unknown. */
 double mux_est_arrival(const struct mux_est *e, size_t bytes);
 

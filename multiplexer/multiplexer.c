@@ -198,8 +198,9 @@ static uint32_t get_u32(const uint8_t *p)
  * configured so). */
 static int pick(struct mux *m, size_t len)
 {
-	double best_t = INFINITY;
-	int best = -1;
+	ev_tstamp now = ev_now(m->loop);
+	double best_t = INFINITY, stalled_t = INFINITY;
+	int best = -1, stalled = -1;
 
 	if (m->cfg.sched == MUX_SCHED_ROUNDROBIN)
 		return mux_wrr_pick(m->wrr, MUX_MAX_LINKS);
@@ -209,6 +210,14 @@ static int pick(struct mux *m, size_t len)
 		if (!m->wrr[i].eligible)
 			continue;
 		t = mux_est_arrival(&m->links[i].est, len);
+		/* a stalled link gets packets only if all are stalled */
+		if (!isnan(t) && mux_est_stalled(&m->links[i].est, now)) {
+			if (t < stalled_t) {
+				stalled_t = t;
+				stalled = (int)i;
+			}
+			continue;
+		}
 		if (isnan(t))
 			return mux_wrr_pick(m->wrr, MUX_MAX_LINKS);
 		/* a stream link loses ties to a UDP one */
@@ -218,7 +227,7 @@ static int pick(struct mux *m, size_t len)
 			best = (int)i;
 		}
 	}
-	return best;
+	return best >= 0 ? best : stalled;
 }
 
 int mux_send(struct mux *m, uint8_t *pkt, size_t len)

@@ -716,6 +716,10 @@ START_TEST(sched_earliest_arrival)
 		mux_est_sent(&fast, l1++, 1250, t1);
 	ck_assert_double_gt(mux_est_arrival(&fast, 1250),
 			    mux_est_arrival(&slow, 1250));
+	/* with data in flight and no feedback for 4 RTTs, it has stalled */
+	ck_assert(!mux_est_stalled(&fast, t1 + 0.05));
+	ck_assert(mux_est_stalled(&fast, t1 + 0.2));
+	ck_assert(!mux_est_stalled(&slow, t1 + 10));	/* nothing in flight */
 }
 END_TEST
 
