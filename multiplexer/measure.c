@@ -28,9 +28,20 @@ void mux_est_sent(struct mux_est *e, uint32_t lseq, size_t bytes, double now)
 	s->bytes_cum = e->sent_bytes;
 }
 
-static void bw_sample(struct mux_est *e, double bw, double now)
+/* Delivery-rate samples taken while a queue stood on the link measure
+ * its capacity; the rest only show what it was given, so they may raise
+ * the estimate but never lower it (a link given little would otherwise
+ * look slow, be given less, and starve). */
+static void bw_sample(struct mux_est *e, double bw, bool queued, double now)
 {
 	double best = bw;
+
+	if (!queued) {
+		if (bw > e->btlbw)
+			e->btlbw = bw;
+		return;
+	}
+	e->measured = true;
 
 	e->bw[e->nbw % MUX_EST_BW].v = bw;
 	e->bw[e->nbw % MUX_EST_BW].at = now;
@@ -45,7 +56,7 @@ static void bw_sample(struct mux_est *e, double bw, double now)
 void mux_est_feedback(struct mux_est *e, const struct mux_fb *fb, double now)
 {
 	const struct mux_sent *s = &e->ring[fb->lseq_max % MUX_EST_RING];
-	double rtt;
+	double rtt = 0;
 
 	if (s->lseq == fb->lseq_max && s->at) {
 		rtt = now - s->at - fb->ack_delay;
@@ -67,7 +78,8 @@ void mux_est_feedback(struct mux_est *e, const struct mux_fb *fb, double now)
 		uint32_t got = fb->rx_count - e->fb.rx_count;
 
 		if (bytes)
-			bw_sample(e, bytes / (now - e->fb_at), now);
+			bw_sample(e, bytes / (now - e->fb_at),
+				  rtt > e->min_rtt + MUX_QUEUE_SEEN, now);
 		if (sent && sent < (1u << 30)) {
 			double l = got >= sent ? 0 : 1 - (double)got / sent;
 
@@ -97,10 +109,25 @@ bool mux_est_stalled(const struct mux_est *e, double now)
 	return now - e->fb_at > wait;
 }
 
+/* The rate to plan with: measured, or optimistic until it is. */
+static double rate(const struct mux_est *e)
+{
+	return e->measured || e->btlbw > MUX_RATE_PRIOR ? e->btlbw :
+							  MUX_RATE_PRIOR;
+}
+
+double mux_est_queue(const struct mux_est *e)
+{
+	double r = rate(e);
+	double pipe = r * (e->min_rtt + MUX_FB_INTERVAL);
+	double q = (double)mux_est_inflight(e) - pipe;
+
+	return q > 0 ? q / r : 0;
+}
+
 double mux_est_arrival(const struct mux_est *e, size_t bytes)
 {
-	if (!e->have_rtt || e->btlbw <= 0)
+	if (!e->have_rtt)
 		return NAN;
-	return (double)(mux_est_inflight(e) + bytes) / e->btlbw +
-	       e->min_rtt / 2;
+	return mux_est_queue(e) + bytes / rate(e) + e->min_rtt / 2;
 }

@@ -44,6 +44,7 @@ struct mux_est {
 	bool have_rtt, have_fb;
 	double srtt, min_rtt, min_rtt_at;
 	double btlbw;			/* bytes/s, max over the last 2 s */
+	bool measured;			/* btlbw seen with a queue standing */
 	struct { double v, at; } bw[MUX_EST_BW];
 	unsigned nbw;
 	double loss;			/* fraction, smoothed */
@@ -58,6 +59,12 @@ void mux_est_sent(struct mux_est *e, uint32_t lseq, size_t bytes, double now);
 void mux_est_feedback(struct mux_est *e, const struct mux_fb *fb, double now);
 uint64_t mux_est_inflight(const struct mux_est *e);
 #define MUX_STALL_MIN 0.1	/* s without feedback before a link stalls */
+#define MUX_FB_INTERVAL 0.01	/* s between feedback messages */
+#define MUX_RATE_PRIOR 12.5e6	/* bytes/s assumed until measured */
+#define MUX_QUEUE_SEEN 0.002	/* s of RTT above min that means a queue */
+#define MUX_QUEUE_MAX 0.050	/* s of queue a link may hold */
+/* Seconds of queue on the link now, by the estimate. */
+double mux_est_queue(const struct mux_est *e);
 bool mux_est_stalled(const struct mux_est *e, double now);
 /* Seconds until a packet of bytes sent now would arrive; NAN if unknown. */
 double mux_est_arrival(const struct mux_est *e, size_t bytes);

@@ -29,7 +29,6 @@ struct mux_link {
 };
 
 #define REORDER_SLOTS 2048
-#define MUX_FB_INTERVAL 0.01	/* s between feedback messages */
 
 struct mux {
 	struct ev_loop *loop;
@@ -227,7 +226,15 @@ static int pick(struct mux *m, size_t len)
 			best = (int)i;
 		}
 	}
-	return best >= 0 ? best : stalled;
+	if (best < 0)
+		return stalled;
+	/* every link already holds MUX_QUEUE_MAX of queue: dropping this
+	 * packet tells the sender to slow down; queueing it would only add
+	 * delay (bufferbloat) */
+	if (m->links[best].est.measured &&
+	    mux_est_queue(&m->links[best].est) > MUX_QUEUE_MAX)
+		return -2;
+	return best;
 }
 
 int mux_send(struct mux *m, uint8_t *pkt, size_t len)
@@ -242,6 +249,11 @@ int mux_send(struct mux *m, uint8_t *pkt, size_t len)
 		int i = pick(m, len);
 		struct mux_link *l;
 
+		if (i == -2) {
+			m->st.congested++;
+			err = -ENOBUFS;
+			break;
+		}
 		if (i < 0)
 			break;
 		l = &m->links[i];

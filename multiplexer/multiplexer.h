@@ -72,6 +72,7 @@ struct mux_reorder_stats {
 struct mux_stats {
 	uint64_t no_link;	/* packets dropped: no link up */
 	uint64_t malformed;	/* data messages too short for the header */
+	uint64_t congested;	/* dropped: every link's queue was full */
 	struct mux_reorder_stats reorder;
 };
 

@@ -532,7 +532,7 @@ static int load_root(struct ctx *x, const config_setting_t *root,
 	    strcmp(control, "roundrobin"))
 		return fail(x, config_setting_get_member(root, "scheduler"),
 			    "must be \"earliest\" or \"roundrobin\"");
-	c->roundrobin = control && !strcmp(control, "roundrobin");
+	c->earliest = control && !strcmp(control, "earliest");
 	if (get_string(x, root, "control", &control) < 0)
 		return -1;
 	if (control && (!*control || strlen(control) >= sizeof(c->control)))

@@ -47,7 +47,7 @@ struct cfg {
 	double dead_time;
 	double rekey;			/* slave: seconds between handshakes */
 	bool listen_tcp;		/* master: take CONNECT streams */
-	bool roundrobin;		/* scheduler = "roundrobin" */
+	bool earliest;			/* scheduler = "earliest" */
 	char control[108];
 	char user[64];			/* runs as this user after set-up */
 	struct cfg_link links[CFG_MAX_LINKS];

@@ -67,7 +67,8 @@ static void stats_log(struct daemon *d)
 	lm_stats(d->lm, &ls);
 	log_info("stats total tun_rx=%llu tun_tx=%llu no_link=%llu "
 		 "auth_fail=%llu replay=%llu malformed=%llu stale_session=%llu "
-		 "tun_drops=%llu hs_init=%llu hs_bad=%llu hs_stale=%llu "
+		 "tun_drops=%llu congested=%llu hs_init=%llu hs_bad=%llu "
+		 "hs_stale=%llu "
 		 "hs_ratelimited=%llu reorder_held=%llu reorder_late=%llu "
 		 "reorder_lost=%llu reorder_dup=%llu reorder_overflow=%llu",
 		 (unsigned long long)d->tun_rx_pkts,
@@ -78,6 +79,7 @@ static void stats_log(struct daemon *d)
 		 (unsigned long long)ls.malformed,
 		 (unsigned long long)ls.stale_session,
 		 (unsigned long long)d->tun_drops,
+		 (unsigned long long)ms.congested,
 		 (unsigned long long)ls.hs_init,
 		 (unsigned long long)ls.hs_bad,
 		 (unsigned long long)ls.hs_stale,
@@ -226,8 +228,8 @@ static int setup_links(struct daemon *d)
 			     .no_tcp = !c->listen_tcp,
 			     .ops = &lm_ops, .ctx = d };
 	struct mux_cfg mc = { .master = c->master, .max_packet = c->mtu,
-			      .sched = c->roundrobin ? MUX_SCHED_ROUNDROBIN :
-						       MUX_SCHED_EARLIEST,
+			      .sched = c->earliest ? MUX_SCHED_EARLIEST :
+						     MUX_SCHED_ROUNDROBIN,
 			      .keepalive = c->keepalive,
 			      .dead_time = c->dead_time, .ops = &mux_ops,
 			      .ctx = d };

@@ -615,21 +615,25 @@ END_TEST
 
 /* ---- estimators and the arrival-time choice ---- */
 
-/* A synthetic link: rate bytes/s, one-way delay owd. The sender paces n
- * packets of len bytes at the link's rate from t; feedback for them comes
- * back one owd after the last arrived. Returns when the next batch can
- * start (the link stays busy). */
+/* A synthetic saturated link: rate bytes/s, one-way delay owd. The
+ * sender sends n packets of len bytes at t; they queue and drain at the
+ * link's rate. Feedback comes for the first (no queue: the base RTT) and
+ * for the last (after the queue). Returns when the link is idle again. */
 static double feed_link(struct mux_est *e, uint32_t *lseq, double t,
 			double rate, double owd, int n, size_t len,
 			uint32_t *rx_count, uint64_t *rx_bytes)
 {
 	double gap = (double)len / rate;
+	uint32_t first = *lseq;
 
-	for (int i = 0; i < n; i++) {
-		mux_est_sent(e, (*lseq)++, len, t + i * gap);
-		(*rx_count)++;
-		*rx_bytes += len;
-	}
+	for (int i = 0; i < n; i++)
+		mux_est_sent(e, (*lseq)++, len, t);
+	mux_est_feedback(e, &(struct mux_fb){ .lseq_max = first,
+					      .rx_count = *rx_count + 1,
+					      .rx_bytes = *rx_bytes + len },
+			 t + gap + 2 * owd);
+	*rx_count += n;
+	*rx_bytes += n * len;
 	mux_est_feedback(e, &(struct mux_fb){ .lseq_max = *lseq - 1,
 					      .rx_count = *rx_count,
 					      .rx_bytes = *rx_bytes },
@@ -711,13 +715,16 @@ START_TEST(sched_earliest_arrival)
 	/* idle: fast wins (10 ms + 0.5 ms vs 40 ms + 2.5 ms) */
 	ck_assert_double_lt(mux_est_arrival(&fast, 1250),
 			    mux_est_arrival(&slow, 1250));
-	/* 100 kB queued on fast (40 ms at 2.5 MB/s): slow wins now */
-	for (int i = 0; i < 80; i++)
+	/* 250 kB sent on fast: 70 ms of queue beyond the pipe at 2.5 MB/s;
+	 * the idle slow link (40 ms one way) is quicker now */
+	for (int i = 0; i < 200; i++)
 		mux_est_sent(&fast, l1++, 1250, t1);
+	ck_assert(fast.measured && slow.measured);
+	ck_assert_double_eq_tol(mux_est_queue(&fast), 0.0695, 0.005);
 	ck_assert_double_gt(mux_est_arrival(&fast, 1250),
 			    mux_est_arrival(&slow, 1250));
 	/* with data in flight and no feedback for 4 RTTs, it has stalled */
-	ck_assert(!mux_est_stalled(&fast, t1 + 0.05));
+	ck_assert(!mux_est_stalled(&fast, t1 + 0.03));
 	ck_assert(mux_est_stalled(&fast, t1 + 0.2));
 	ck_assert(!mux_est_stalled(&slow, t1 + 10));	/* nothing in flight */
 }

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Benchmark (prints figures, passes or fails nothing): does one TCP flow
+# get the sum of the links? Three links of 8, 20 and 12 Mbit/s with one-way
+# delays of 10, 40 and 25 ms and 0.5 % loss on the third; one TCP flow for
+# SECS each way through the tunnel, for each scheduler. Prints goodput,
+# efficiency (goodput / sum of link rates), each link's share, RTT through
+# the tunnel idle and under load, and the reorder counters.
+# Usage (root): tests/bench/aggregate.sh [build-dir] [SECS]
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD=$(realpath "${1:-$ROOT/build}")
+SECS=${2:-20}
+BR_BIN=$BUILD/braid
+BENCH_IMPAIR=$BUILD/tests/impair
+# shellcheck source=tests/integration/lib.sh
+. "$ROOT/tests/integration/lib.sh"
+# shellcheck source=tests/bench/links.sh
+. "$ROOT/tests/bench/links.sh"
+br_require_root
+br_require_tools ip iperf3 ping socat awk
+
+LINKS=("8mbit 10 0" "20mbit 40 0" "12mbit 25 0.5")
+NAMES=(l8 l20 l12)
+SUM=40
+
+# ping_avg COUNT: average RTT (ms) of pings slave -> master's TUN address.
+ping_avg()
+{
+	br_in "$BR_NS_SLAVE" ping -q -c "$1" -i 0.2 -W 2 "$BR_TUN_MASTER" |
+		awk -F/ '/^rtt/ { print $5 }'
+}
+
+stat_sum()	# ROLE LINK KEY: value from the last stats lines (0 if none)
+{
+	local v
+	v=$(br_stat "$1" "$2" "$3")
+	echo "${v:-0}"
+}
+
+run_direction()	# SCHED TITLE DIR(tx|rx) [iperf3 flags]
+{
+	local sched=$1 title=$2 dir=$3 out gp rtt i total=0 recv
+	shift 3
+	recv=master
+	[[ $dir == rx ]] && recv=slave
+	br_usr1 slave
+	br_usr1 "$recv"
+	declare -A before
+	for n in "${NAMES[@]}"; do
+		before[$n]=$(stat_sum slave "$n" "${dir}_bytes")
+	done
+	local held0 lost0 late0
+	held0=$(br_total "$recv" reorder_held)
+	lost0=$(br_total "$recv" reorder_lost)
+	late0=$(br_total "$recv" reorder_late)
+	ping_avg $((SECS * 5 - 10)) >"$BR_TMP/ping.$dir" &
+	local pp=$!
+	out=$(br_in "$BR_NS_SLAVE" iperf3 -c "$BR_SRV_IP" -t "$SECS" -f m "$@")
+	wait "$pp" || true
+	rtt=$(cat "$BR_TMP/ping.$dir")
+	gp=$(awk '/receiver/ { print $(NF-2) }' <<<"$out")
+	br_usr1 slave
+	br_usr1 "$recv"
+	printf '  %-10s %-9s goodput %6.2f Mbit/s  efficiency %.2f  RTT under load %s ms\n' \
+		"$sched" "$title" "$gp" "$(awk -v g="$gp" -v s=$SUM 'BEGIN { print g / s }')" "${rtt:-?}"
+	for n in "${NAMES[@]}"; do
+		i=$(( $(stat_sum slave "$n" "${dir}_bytes") - ${before[$n]} ))
+		total=$((total + i))
+		eval "d_$n=$i"
+	done
+	printf '             shares:'
+	for n in "${NAMES[@]}"; do
+		eval "i=\$d_$n"
+		awk -v n="$n" -v b="$i" -v t="$total" 'BEGIN { printf "  %s %.1f%%", n, t ? 100 * b / t : 0 }'
+	done
+	printf '\n             reorder at the receiver: held %s, late %s, lost %s\n' \
+		$(( $(br_total "$recv" reorder_held) - held0 )) \
+		$(( $(br_total "$recv" reorder_late) - late0 )) \
+		$(( $(br_total "$recv" reorder_lost) - lost0 ))
+}
+
+bench_links "${LINKS[@]}"
+br_genkey
+br_bg "$BR_NS_SRV" "$BR_TMP/iperf-s.log" iperf3 -s -B "$BR_SRV_IP"
+br_wait_listen "$BR_NS_SRV" tcp 5201
+echo
+echo "braid aggregate benchmark: links 8/20/12 Mbit/s, one-way 10/40/25 ms, 0.5 % loss on the 12; $SECS s per flow"
+for sched in earliest roundrobin; do
+	br_conf_master "$BR_TMP/master-$sched.conf" "scheduler = \"$sched\";"
+	# round-robin gets the weights that suit these links; earliest needs none
+	BR_SLAVE_EXTRA="scheduler = \"$sched\";"
+	br_conf_slave "$BR_TMP/slave-$sched.conf" "$BR_MASTER_IP:$BR_PORT" \
+		"$(br_link_iface l8 u1 8)" "$(br_link_iface l20 u2 20)" \
+		"$(br_link_iface l12 u3 12)"
+	br_start master "$BR_TMP/master-$sched.conf" "$BR_TMP/master-$sched.log"
+	br_wait_tun master
+	br_start slave "$BR_TMP/slave-$sched.conf" "$BR_TMP/slave-$sched.log"
+	br_wait_tun slave
+	br_slave_route_via_tun
+	br_wait_links_up slave 15 "${NAMES[@]}"
+	sleep 2
+	echo
+	echo "  $sched: idle RTT through the tunnel $(ping_avg 10) ms"
+	run_direction "$sched" upload tx
+	run_direction "$sched" download rx -R
+	br_stop slave
+	br_stop master
+done

@@ -1,0 +1,54 @@
+# SPDX-License-Identifier: MIT
+# Sourced by the benchmarks: lib.sh's namespaces, but each slave uplink
+# passes through its own namespace running tests/tools/impair (rate, one-way
+# delay, loss), like a DSL line or a 4G link.
+#   bench_links "RATE DELAY_MS LOSS_PCT" ...   (one quoted triple per link)
+#   bench_cut I / bench_restore I              (100 % loss both ways)
+
+BENCH_IMPAIR=${BENCH_IMPAIR:-}
+
+bench_links()
+{
+	local i=0 spec rate delay loss ns
+	br_ns_add "$BR_NS_SLAVE"
+	br_ns_add "$BR_NS_INET"
+	br_ns_add "$BR_NS_MASTER"
+	br_ns_add "$BR_NS_SRV"
+	br_in "$BR_NS_INET" sysctl -qw net.ipv4.ip_forward=1
+	br_in "$BR_NS_MASTER" sysctl -qw net.ipv4.ip_forward=1
+	for spec in "$@"; do
+		i=$((i + 1))
+		read -r rate delay loss <<<"$spec"
+		ns="${BR_PFX}imp$i"
+		br_ns_add "$ns"
+		ip -n "$BR_NS_SLAVE" link add name "u$i" type veth peer name ia netns "$ns"
+		ip -n "$ns" link add name ib type veth peer name "s$i" netns "$BR_NS_INET"
+		ip -n "$BR_NS_SLAVE" addr add "198.18.$i.2/24" dev "u$i"
+		ip -n "$BR_NS_INET" addr add "198.18.$i.1/24" dev "s$i"
+		ip -n "$BR_NS_SLAVE" link set dev "u$i" up
+		ip -n "$BR_NS_INET" link set dev "s$i" up
+		ip -n "$ns" link set dev ia up
+		ip -n "$ns" link set dev ib up
+		br_bg "$ns" "$BR_TMP/impair$i.log" "$BENCH_IMPAIR" ia ib \
+			--rate "$rate" --delay "$delay" --loss "$loss" \
+			--queue 100 --ctl "$BR_TMP/impair$i.sock" --stats
+		br_wait_for 5 grep -q ready "$BR_TMP/impair$i.log" ||
+			br_fail "impair on uplink $i did not start"
+		br_uplink_routes "$i"
+	done
+	BR_UPLINKS=$i
+	br_veth "$BR_NS_MASTER" wan "$BR_MASTER_IP/24" \
+		"$BR_NS_INET" m0 198.18.0.1/24
+	ip -n "$BR_NS_MASTER" route add default via 198.18.0.1 dev wan
+	br_veth "$BR_NS_SRV" eth0 "$BR_SRV_IP/24" \
+		"$BR_NS_MASTER" lan 198.18.200.1/24
+	ip -n "$BR_NS_SRV" route add "$BR_TUN_NET" via 198.18.200.1 dev eth0
+}
+
+bench_ctl()	# I COMMAND
+{
+	echo "$2" | socat -t 2 - "UNIX-CONNECT:$BR_TMP/impair$1.sock" >/dev/null
+}
+
+bench_cut() { bench_ctl "$1" "both loss 100"; }
+bench_restore() { bench_ctl "$1" "both loss ${2:-0}"; }
