@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Benchmark (prints figures): a link cut mid-transfer and restored. Same
+# links as aggregate.sh; one TCP flow slave -> srv; 3 s in, the 20 Mbit/s
+# link loses everything (both ways), 4 s later it comes back. Prints the
+# longest gap in delivered data and whether the flow survived, for the
+# default dead_time and for dead_time = 0.3.
+# Usage (root): tests/bench/failover.sh [build-dir]
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD=$(realpath "${1:-$ROOT/build}")
+BR_BIN=$BUILD/braid
+BENCH_IMPAIR=$BUILD/tests/impair
+# shellcheck source=tests/integration/lib.sh
+. "$ROOT/tests/integration/lib.sh"
+# shellcheck source=tests/bench/links.sh
+. "$ROOT/tests/bench/links.sh"
+br_require_root
+br_require_tools ip socat python3 awk
+
+SIZE=$((40 << 20))
+bench_links "8mbit 10 0" "20mbit 40 0" "12mbit 25 0.5"
+br_genkey
+
+# A receiver that reports the longest pause between arriving data.
+cat >"$BR_TMP/gaps.py" <<'PY'
+import socket, sys, time
+ip, port = sys.argv[1], int(sys.argv[2])
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((ip, port))
+s.listen(1)
+c, _ = s.accept()
+start = last = time.monotonic()
+total, gap, at = 0, 0.0, 0.0
+while True:
+    d = c.recv(1 << 16)
+    if not d:
+        break
+    now = time.monotonic()
+    if total and now - last > gap:
+        gap, at = now - last, now - start
+    last = now
+    total += len(d)
+print(f"bytes={total} gap_ms={gap * 1000:.0f} gap_at_s={at:.1f} secs={last - start:.1f}")
+PY
+
+echo
+echo "braid failover benchmark: links 8/20/12 Mbit/s, one-way 10/40/25 ms; the 20 Mbit/s link cut 3 s into a $((SIZE >> 20)) MiB transfer, back 4 s later"
+port=7400
+for dead in 1.0 0.3; do
+	port=$((port + 1))
+	br_conf_master "$BR_TMP/m$dead.conf" "dead_time = $dead;"
+	BR_SLAVE_EXTRA="dead_time = $dead;"
+	br_conf_slave "$BR_TMP/s$dead.conf" "$BR_MASTER_IP:$BR_PORT" \
+		"$(br_link_iface l8 u1 8)" "$(br_link_iface l20 u2 20)" \
+		"$(br_link_iface l12 u3 12)"
+	br_start master "$BR_TMP/m$dead.conf" "$BR_TMP/m$dead.log"
+	br_wait_tun master
+	br_start slave "$BR_TMP/s$dead.conf" "$BR_TMP/s$dead.log"
+	br_wait_tun slave
+	br_slave_route_via_tun
+	br_wait_links_up slave 15 l8 l20 l12
+	br_bg "$BR_NS_SRV" "$BR_TMP/gaps$dead.out" python3 "$BR_TMP/gaps.py" \
+		"$BR_SRV_IP" "$port"
+	rx=$BR_LASTPID
+	br_wait_listen "$BR_NS_SRV" tcp "$port"
+	head -c "$SIZE" /dev/urandom >"$BR_TMP/src"
+	br_bg "$BR_NS_SLAVE" "$BR_TMP/tx$dead.out" socat -u "OPEN:$BR_TMP/src" \
+		"TCP:$BR_SRV_IP:$port"
+	sleep 3
+	bench_cut 2
+	sleep 4
+	bench_restore 2
+	br_wait_pid "$rx" 120 || br_fail "transfer not finished in 120 s"
+	res=$(cat "$BR_TMP/gaps$dead.out")
+	bytes=$(sed -E 's/.*bytes=([0-9]+).*/\1/' <<<"$res")
+	printf '  dead_time %s s: longest gap %s ms (at %s s), %s of %s bytes, flow %s\n' \
+		"$dead" "$(sed -E 's/.*gap_ms=([0-9]+).*/\1/' <<<"$res")" \
+		"$(sed -E 's/.*gap_at_s=([0-9.]+).*/\1/' <<<"$res")" "$bytes" "$SIZE" \
+		"$([[ $bytes == "$SIZE" ]] && echo survived || echo BROKEN)"
+	grep -Eo 'link l20 \(id [0-9]+\) (down|up).*' "$BR_TMP/s$dead.log" | sed 's/^/      slave: /' | tail -3
+	br_stop slave
+	br_stop master
+done
