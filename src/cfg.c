@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -566,22 +567,100 @@ static void wipe_key_string(config_t *lc)
 		sodium_memzero((char *)v, strlen(v));
 }
 
+#define CFG_MAX_SIZE (1 << 20)
+
+/* Reads the whole file; braid's config is one file of modest size. */
+static char *read_text(const char *path, char *err, size_t errlen)
+{
+	char *buf = NULL;
+	ssize_t n;
+	size_t len = 0;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		goto out_err;
+	buf = malloc(CFG_MAX_SIZE + 1);
+	if (!buf)
+		goto out_close;
+	while ((n = read(fd, buf + len, CFG_MAX_SIZE + 1 - len)) > 0)
+		len += n;
+	if (n < 0)
+		goto out_free;
+	close(fd);
+	if (len > CFG_MAX_SIZE) {
+		snprintf(err, errlen, "%s: larger than %d bytes", path,
+			 CFG_MAX_SIZE);
+		free(buf);
+		return NULL;
+	}
+	buf[len] = '\0';
+	if (memchr(buf, '\0', len)) {
+		snprintf(err, errlen, "%s: not a text file", path);
+		free(buf);
+		return NULL;
+	}
+	return buf;
+
+out_free:
+	free(buf);
+	buf = NULL;
+out_close:
+	close(fd);
+out_err:
+	snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+	free(buf);
+	return NULL;
+}
+
+/* libconfig 1.5 cannot turn @include off, and an included directory
+ * makes it exit the process: braid's config is one file. */
+static int no_includes(const char *path, const char *text, char *err,
+		       size_t errlen)
+{
+	int line = 1;
+
+	for (const char *p = text; *p; p++) {
+		const char *q = p;
+
+		while (*q == ' ' || *q == '\t')
+			q++;
+		if (!strncmp(q, "@include", 8)) {
+			snprintf(err, errlen, "%s:%d: @include is not "
+				 "supported: put the whole config in one file",
+				 path, line);
+			return -1;
+		}
+		p = strchr(p, '\n');
+		if (!p)
+			break;
+		line++;
+	}
+	return 0;
+}
+
 int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen)
 {
 	struct ctx x = { .path = path, .err = err, .errlen = errlen };
 	config_t lc;
+	char *text;
 	int rc;
 
 	memset(c, 0, sizeof(*c));
+	text = read_text(path, err, errlen);
+	if (!text)
+		return -1;
+	if (no_includes(path, text, err, errlen) < 0) {
+		free(text);
+		return -1;
+	}
 	config_init(&lc);
-	if (config_read_file(&lc, path) != CONFIG_TRUE) {
-		if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
-			snprintf(err, errlen, "%s: cannot read: %s", path,
-				 strerror(errno));
-		else
-			snprintf(err, errlen, "%s:%d: syntax error: %s",
-				 config_error_file(&lc) ?: path,
-				 config_error_line(&lc), config_error_text(&lc));
+	rc = config_read_string(&lc, text);
+	sodium_memzero(text, strlen(text));
+	free(text);
+	if (rc != CONFIG_TRUE) {
+		snprintf(err, errlen, "%s:%d: syntax error: %s", path,
+			 config_error_line(&lc), config_error_text(&lc));
 		config_destroy(&lc);
 		return -1;
 	}

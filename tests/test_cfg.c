@@ -880,6 +880,27 @@ START_TEST(socks_errors)
 }
 END_TEST
 
+/* The error starts with the file's path and contains what. */
+static void expect_err_text(int rc, const char *what)
+{
+	ck_assert_int_eq(rc, -1);
+	ck_assert_msg(!strncmp(err, conf, strlen(conf)),
+		      "error \"%s\" does not start with the path", err);
+	ck_assert_msg(strstr(err, what), "error \"%s\" lacks \"%s\"", err,
+		      what);
+}
+
+/* One file: @include is refused with its line, never followed (libconfig
+ * 1.5 exits the process on an included directory). */
+START_TEST(err_include)
+{
+	expect_err_text(load("mode = \"master\";\n  @include \"/tmp\"\n"),
+			":2: @include is not supported");
+	expect_err_text(load("@include \"/etc/passwd\"\n"),
+			":1: @include is not supported");
+}
+END_TEST
+
 static Suite *cfg_suite(void)
 {
 	Suite *s = suite_create("cfg");
@@ -912,6 +933,7 @@ static Suite *cfg_suite(void)
 	tcase_add_test(tc, err_link_fields);
 	tcase_add_test(tc, socks_links);
 	tcase_add_test(tc, socks_errors);
+	tcase_add_test(tc, err_include);
 	tcase_add_test(tc, err_bind_family);
 	tcase_add_test(tc, err_hostport);
 	tcase_add_test(tc, err_keepalive);
