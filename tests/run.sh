@@ -14,7 +14,8 @@ fi
 
 PKGS=(meson ninja-build pkg-config gcc libc6-dev libev-dev libmnl-dev
       libconfig-dev libsodium-dev libcap-dev check iproute2 iperf3 socat tcpdump
-      iputils-ping procps python3 dante-server microsocks openssl)
+      iputils-ping procps python3 dante-server microsocks openssl
+      clang libclang-rt-dev)
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
@@ -52,6 +53,13 @@ export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export ASAN_OPTIONS=detect_leaks=1
 meson test -C build-asan --suite unit --print-errorlogs 2>&1 |
 	tee -a "$log" || status=1
+
+echo "== fuzzing: every libFuzzer target for ${FUZZ_SECONDS:-15} s (tests/fuzz/run.sh)"
+fuzz_out=$(bash tests/fuzz/run.sh "${FUZZ_SECONDS:-15}" 2>&1) || status=1
+echo "$fuzz_out"
+# one line per target: "fuzz_x: N execs, cov C, no crash" or "FAILED"
+echo "Ok: $(grep -c 'no crash' <<<"$fuzz_out")" >>"$log"
+echo "Fail: $(grep -c 'FAILED' <<<"$fuzz_out")" >>"$log"
 
 passed=$(awk '/^Ok:/ { n += $2 } END { print n + 0 }' "$log")
 failed=$(awk '/^(Fail|Timeout|Unexpected Pass):/ { n += $NF } END { print n + 0 }' "$log")
