@@ -22,64 +22,6 @@ MIN_SHARE=25		# % of the transferred bytes each uplink must carry
 br_require_root
 br_require_tools ip tc socat ss sha256sum awk python3
 
-# transfer NAME PORT [ACTION]: send SIZE random bytes from slave to srv over
-# TCP through the tunnel, running ACTION 2 s in; check they arrive intact.
-# Sets XFER_SECS.
-transfer()
-{
-	local name=$1 port=$2 action=${3:-} rx tx t0 t1 end got
-	local src=$BR_TMP/$name.src dst=$BR_TMP/$name.dst
-
-	head -c "$SIZE" /dev/urandom >"$src"
-	br_bg "$BR_NS_SRV" "$BR_TMP/$name-rx.out" socat -u \
-		"TCP-LISTEN:$port,bind=$BR_SRV_IP,reuseaddr" "CREATE:$dst"
-	rx=$BR_LASTPID
-	br_wait_listen "$BR_NS_SRV" tcp "$port"
-
-	t0=$EPOCHREALTIME
-	br_bg "$BR_NS_SLAVE" "$BR_TMP/$name-tx.out" socat -u "OPEN:$src" \
-		"TCP:$BR_SRV_IP:$port,connect-timeout=5"
-	tx=$BR_LASTPID
-	if [[ -n $action ]]; then
-		sleep 2
-		kill -0 "$rx" 2>/dev/null ||
-			br_fail "$name: transfer over before the 2 s mark; nothing tested"
-		got=$(stat -c %s "$dst" 2>/dev/null || echo 0)
-		br_log "$name: $(br_mb "$got") MB in after 2 s; $action"
-		eval "$action"
-	fi
-
-	# Bounded wait for the receiver; a failed sender ends it early.
-	end=$((SECONDS + 90))
-	while kill -0 "$rx" 2>/dev/null; do
-		if ((SECONDS > end)); then
-			got=$(stat -c %s "$dst" 2>/dev/null || echo 0)
-			br_fail "$name: not finished after 90 s ($got of $SIZE bytes arrived)"
-		fi
-		if [[ -n ${BR_LIVE[$tx]:-} ]] && ! kill -0 "$tx" 2>/dev/null; then
-			br_wait_pid "$tx" 1
-			((BR_WAIT_RC == 0)) || br_fail "$name: sender socat exited" \
-				"$BR_WAIT_RC: $(tail -n 3 "$BR_TMP/$name-tx.out")"
-		fi
-		sleep 0.05
-	done
-	t1=$EPOCHREALTIME
-	br_wait_pid "$rx" 1
-	((BR_WAIT_RC == 0)) || br_fail "$name: receiver socat exited" \
-		"$BR_WAIT_RC: $(tail -n 3 "$BR_TMP/$name-rx.out")"
-	if [[ -n ${BR_LIVE[$tx]:-} ]]; then
-		br_wait_pid "$tx" 10 || br_fail "$name: sender socat still running"
-		((BR_WAIT_RC == 0)) || br_fail "$name: sender socat exited $BR_WAIT_RC"
-	fi
-
-	got=$(stat -c %s "$dst")
-	[[ $(sha256sum <"$src") == "$(sha256sum <"$dst")" ]] ||
-		br_fail "$name: received data differs from sent data" \
-			"($got of $SIZE bytes arrived)"
-	XFER_SECS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
-	br_log "$name: $SIZE bytes arrived byte-identical (sha256) in ${XFER_SECS}s"
-	rm -f "$src" "$dst"
-}
 
 # Anything of the tunnel left in namespace NS, one line each.
 leftovers()
@@ -138,13 +80,13 @@ u2_0=$(br_ctr "$BR_NS_SLAVE" u2 tx_bytes)
 br_usr1 slave
 a_0=$(br_stat slave a tx_bytes)
 b_0=$(br_stat slave b tx_bytes)
-transfer xfer1 7001
+br_transfer xfer1 7001 "$SIZE"
 u1=$(($(br_ctr "$BR_NS_SLAVE" u1 tx_bytes) - u1_0))
 u2=$(($(br_ctr "$BR_NS_SLAVE" u2 tx_bytes) - u2_0))
 br_usr1 slave
 a=$(($(br_stat slave a tx_bytes) - ${a_0:-0}))
 b=$(($(br_stat slave b tx_bytes) - ${b_0:-0}))
-awk -v s="$SIZE" -v t="$XFER_SECS" 'BEGIN {
+awk -v s="$SIZE" -v t="$BR_XFER_SECS" 'BEGIN {
 	printf "   throughput: %.2f MB/s (%.1f Mbit/s) for %d bytes in %.2f s\n",
 		s / t / 1e6, s * 8 / t / 1e6, s, t }'
 
@@ -168,9 +110,9 @@ echo
 echo "== 3. $((SIZE >> 20)) MiB transfer with u1 set down 2 s in"
 down0=$(br_log_count "${BR_LOG[slave]}" 'link a \(id [0-9]+\) down')
 u2_0=$(br_ctr "$BR_NS_SLAVE" u2 tx_bytes)
-transfer xfer2 7002 "ip -n $BR_NS_SLAVE link set dev u1 down"
+br_transfer xfer2 7002 "$SIZE" "ip -n $BR_NS_SLAVE link set dev u1 down"
 u2=$(($(br_ctr "$BR_NS_SLAVE" u2 tx_bytes) - u2_0))
-awk -v s="$SIZE" -v t="$XFER_SECS" -v u="$u2" 'BEGIN {
+awk -v s="$SIZE" -v t="$BR_XFER_SECS" -v u="$u2" 'BEGIN {
 	printf "   completed: %.2f MB/s average, u2 carried %.1f MB\n",
 		s / t / 1e6, u / 1e6 }'
 (($(br_log_count "${BR_LOG[slave]}" 'link a \(id [0-9]+\) down') > down0)) ||
