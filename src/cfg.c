@@ -569,24 +569,55 @@ static void wipe_key_string(config_t *lc)
 
 #define CFG_MAX_SIZE (1 << 20)
 
-/* Reads the whole file; braid's config is one file of modest size. */
+/* Reads until EOF or cap bytes; -1 on a read error. */
+static ssize_t read_all(int fd, char *buf, size_t cap)
+{
+	size_t len = 0;
+
+	while (len < cap) {
+		ssize_t n = read(fd, buf + len, cap - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		len += n;
+	}
+	return (ssize_t)len;
+}
+
+/* Reads the whole file, into a buffer sized by the file; braid's config
+ * is one file of modest size. */
 static char *read_text(const char *path, char *err, size_t errlen)
 {
-	char *buf = NULL;
-	ssize_t n;
-	size_t len = 0;
+	size_t cap = CFG_MAX_SIZE + 1;
+	char *buf = NULL, *more;
+	ssize_t len, n;
+	struct stat st;
 	int fd;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (fd < 0 || fstat(fd, &st) < 0)
 		goto out_err;
-	buf = malloc(CFG_MAX_SIZE + 1);
+	if (st.st_size >= 0 && st.st_size < CFG_MAX_SIZE)
+		cap = (size_t)st.st_size + 1;	/* one more: did it grow? */
+	buf = malloc(cap + 1);
 	if (!buf)
-		goto out_close;
-	while ((n = read(fd, buf + len, CFG_MAX_SIZE + 1 - len)) > 0)
-		len += n;
-	if (n < 0)
-		goto out_free;
+		goto out_err;
+	len = read_all(fd, buf, cap);
+	if (len == (ssize_t)cap && cap < CFG_MAX_SIZE + 1) {
+		/* it grew while we read: go on up to the limit */
+		more = realloc(buf, CFG_MAX_SIZE + 2);
+		if (!more)
+			goto out_err;
+		buf = more;
+		n = read_all(fd, buf + len, CFG_MAX_SIZE + 1 - len);
+		len = n < 0 ? -1 : len + n;
+	}
+	if (len < 0)
+		goto out_err;
 	close(fd);
 	if (len > CFG_MAX_SIZE) {
 		snprintf(err, errlen, "%s: larger than %d bytes", path,
@@ -602,13 +633,10 @@ static char *read_text(const char *path, char *err, size_t errlen)
 	}
 	return buf;
 
-out_free:
-	free(buf);
-	buf = NULL;
-out_close:
-	close(fd);
 out_err:
 	snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
 	free(buf);
 	return NULL;
 }

@@ -50,12 +50,14 @@ build_all() {
 fuzz_one() {
 	local t=$1
 	local exe=$root/$build/$fz/fuzz_$t dir=$work/$t
-	local log=$work/$t/fuzz.log opts=() rc=0 execs cov art
+	local log=$work/$t/fuzz.log opts=() rc=0 d execs cov art
 
 	mkdir -p "$dir/corpus"
-	if [ -d "$fz/corpus/$t" ]; then
-		cp -R "$fz/corpus/$t/." "$dir/corpus/"
-	fi
+	for d in corpus regress; do
+		if [ -d "$fz/$d/$t" ]; then
+			cp -R "$fz/$d/$t/." "$dir/corpus/"
+		fi
+	done
 	if [ -f "$fz/$t.dict" ]; then
 		opts+=("-dict=$root/$fz/$t.dict")
 	fi
