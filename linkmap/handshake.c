@@ -8,6 +8,7 @@
 
 #include <sodium.h>
 
+#include "bytes.h"
 #include "linkmap-int.h"
 
 #define INIT_MAC_AT (LM_HDR_LEN + 32 + 12)
@@ -30,10 +31,8 @@ void lm_hs_timestamp(uint8_t ts[LM_TS_LEN])
 	/* TAI64N: 2^62 + seconds, then nanoseconds; compares as bytes */
 	clock_gettime(CLOCK_REALTIME, &t);
 	s = (1ULL << 62) + (uint64_t)t.tv_sec;
-	for (int i = 0; i < 8; i++)
-		ts[i] = s >> (56 - 8 * i);
-	for (int i = 0; i < 4; i++)
-		ts[8 + i] = (uint32_t)t.tv_nsec >> (24 - 8 * i);
+	put_be64(ts, s);
+	put_be32(ts + 8, (uint32_t)t.tv_nsec);
 }
 
 static void mac(uint8_t out[16], const uint8_t mackey[32], const uint8_t *p,
@@ -144,8 +143,7 @@ int lm_hs_resp_make(uint8_t *pkt, size_t len, const uint8_t psk[32],
 		return -ENOBUFS;
 	crypto_box_keypair(epub, esk);
 	put_hdr(pkt, LM_HS_RESP, link_id, r_index);
-	for (int i = 0; i < 8; i++)
-		pkt[LM_HDR_LEN + i] = in->index >> (56 - 8 * i);
+	put_be64(pkt + LM_HDR_LEN, in->index);
 	memcpy(pkt + LM_HDR_LEN + 8, epub, 32);
 	err = derive(keys, conf, psk, init, pkt, esk, in->epub);
 	sodium_memzero(esk, sizeof(esk));
@@ -161,17 +159,14 @@ int lm_hs_resp_peek(const uint8_t *pkt, size_t len, const uint8_t mackey[32],
 		    uint64_t *r_index, uint64_t *i_index, uint16_t *link_id)
 {
 	struct lm_hdr h;
-	uint64_t i = 0;
 
 	if (len != LM_HS_RESP_LEN || lm_hdr_decode(&h, pkt, len) < 0 ||
 	    h.type != LM_HS_RESP || h.counter != 0)
 		return -EBADMSG;
 	if (!mac_ok(mackey, pkt, RESP_MAC_AT, pkt + RESP_MAC_AT))
 		return -EBADMSG;
-	for (int k = 0; k < 8; k++)
-		i = i << 8 | pkt[LM_HDR_LEN + k];
 	*r_index = h.session;
-	*i_index = i;
+	*i_index = get_be64(pkt + LM_HDR_LEN);
 	*link_id = h.link_id;
 	return 0;
 }

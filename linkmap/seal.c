@@ -6,14 +6,14 @@
 
 #include <sodium.h>
 
+#include "bytes.h"
 #include "linkmap-int.h"
 
 static void make_nonce(uint8_t n[crypto_aead_chacha20poly1305_IETF_NPUBBYTES],
 		       uint64_t counter)
 {
 	memset(n, 0, 4);
-	for (int i = 0; i < 8; i++)
-		n[4 + i] = counter >> (56 - 8 * i);
+	put_be64(n + 4, counter);
 }
 
 int lm_seal(const uint8_t key[32], const struct lm_hdr *h,

@@ -11,6 +11,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "bytes.h"
 #include "linkmap-int.h"
 
 #define AUTH_TIMEOUT 10.0	/* master: first valid frame within this */
@@ -125,7 +126,7 @@ static bool frames_in(struct lm_stream *s)
 	size_t off = 0;
 
 	while (s->rlen - off >= 2) {
-		size_t flen = (size_t)s->rbuf[off] << 8 | s->rbuf[off + 1];
+		size_t flen = get_be16(s->rbuf + off);
 		uint64_t before = lm->st.auth_fail + lm->st.malformed;
 
 		if (flen < LM_OVERHEAD || flen > LM_BUF_LEN) {
@@ -221,8 +222,7 @@ int lm_stream_send(struct lm_stream *s, uint8_t *pkt, size_t len)
 	if (ioctl(s->fd, SIOCOUTQNSD, &unsent) == 0 &&
 	    unsent > LM_STREAM_UNSENT_MAX)
 		return -EAGAIN;
-	frame[0] = len >> 8;
-	frame[1] = len;
+	put_be16(frame, (uint16_t)len);
 	n = write(s->fd, frame, len + 2);
 	if (n < 0) {
 		err = errno;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "log.h"
 #include "multiplexer-int.h"
 
@@ -112,21 +113,6 @@ static void dead_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		link_set_up(l, false);
 }
 
-static void put_u64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = v >> (56 - 8 * i);
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
 /* Keepalive: stamp (u64, ns), weight (u32), name (32 bytes, NUL padded). */
 static void keepalive_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -135,9 +121,8 @@ static void keepalive_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	uint32_t weight = l->st.weight;
 
 	(void)revents;
-	put_u64(buf, (uint64_t)(ev_now(loop) * 1e9));
-	for (int i = 0; i < 4; i++)
-		buf[8 + i] = weight >> (24 - 8 * i);
+	put_be64(buf, (uint64_t)(ev_now(loop) * 1e9));
+	put_be32(buf + 8, weight);
 	memcpy(buf + 12, l->st.name, strnlen(l->st.name, MUX_NAME_LEN));
 	l->m->cfg.ops->send(l->m->cfg.ctx, l->id, MUX_MSG_KEEPALIVE, buf,
 			    sizeof(buf));
@@ -179,17 +164,6 @@ void mux_link_set_stream(struct mux *m, uint16_t id, bool stream)
 		return;
 	l->st.stream = stream;
 	m->wrr[link_index(m, l)].stream = stream;
-}
-
-static void put_u32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = v >> (24 - 8 * i);
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3];
 }
 
 /* The eligible link where a packet of len bytes is expected to arrive
@@ -257,8 +231,8 @@ int mux_send(struct mux *m, uint8_t *pkt, size_t len)
 		if (i < 0)
 			break;
 		l = &m->links[i];
-		put_u32(msg, seq);
-		put_u32(msg + 4, l->tx_lseq);
+		put_be32(msg, seq);
+		put_be32(msg + 4, l->tx_lseq);
 		err = m->cfg.ops->send(m->cfg.ctx, l->id, MUX_MSG_DATA, msg,
 				       len + MUX_HDR_LEN);
 		if (err == 0) {
@@ -289,7 +263,7 @@ static void keepalive_in(struct mux *m, struct mux_link *l, uint8_t *buf,
 
 	if (len < MUX_KEEPALIVE_LEN)
 		return;
-	weight = (uint32_t)buf[8] << 24 | buf[9] << 16 | buf[10] << 8 | buf[11];
+	weight = get_be32(buf + 8);
 	if (weight && weight <= 1000 && weight != l->st.weight) {
 		l->st.weight = weight;
 		m->wrr[link_index(m, l)].weight = weight;
@@ -367,11 +341,11 @@ static void data_in(struct mux *m, struct mux_link *l, uint8_t *buf,
 		m->st.malformed++;
 		return;
 	}
-	seq = get_u32(buf);
+	seq = get_be32(buf);
 	l->st.data_rx++;
 	if (!l->rx_fb.rx_count ||
-	    (int32_t)(get_u32(buf + 4) - l->rx_fb.lseq_max) > 0)
-		l->rx_fb.lseq_max = get_u32(buf + 4);
+	    (int32_t)(get_be32(buf + 4) - l->rx_fb.lseq_max) > 0)
+		l->rx_fb.lseq_max = get_be32(buf + 4);
 	l->rx_fb.rx_count++;
 	l->rx_fb.rx_bytes += len;
 	l->rx_last = now;
@@ -402,10 +376,10 @@ static void fb_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		if (!l->used || !l->fb_due)
 			continue;
 		d = (now - l->rx_last) * 1e6;
-		put_u32(b, l->rx_fb.lseq_max);
-		put_u32(b + 4, l->rx_fb.rx_count);
-		put_u64(b + 8, l->rx_fb.rx_bytes);
-		put_u32(b + 16, d > 0 ? (uint32_t)d : 0);
+		put_be32(b, l->rx_fb.lseq_max);
+		put_be32(b + 4, l->rx_fb.rx_count);
+		put_be64(b + 8, l->rx_fb.rx_bytes);
+		put_be32(b + 16, d > 0 ? (uint32_t)d : 0);
 		if (m->cfg.ops->send(m->cfg.ctx, l->id, MUX_MSG_FEEDBACK, b,
 				     sizeof(b)) == 0)
 			l->fb_due = false;
@@ -421,10 +395,10 @@ static void feedback_in(struct mux *m, struct mux_link *l, const uint8_t *b,
 		m->st.malformed++;
 		return;
 	}
-	fb.lseq_max = get_u32(b);
-	fb.rx_count = get_u32(b + 4);
-	fb.rx_bytes = get_u64(b + 8);
-	fb.ack_delay = get_u32(b + 16) / 1e6;
+	fb.lseq_max = get_be32(b);
+	fb.rx_count = get_be32(b + 4);
+	fb.rx_bytes = get_be64(b + 8);
+	fb.ack_delay = get_be32(b + 16) / 1e6;
 	mux_est_feedback(&l->est, &fb, ev_now(m->loop));
 }
 
@@ -461,7 +435,7 @@ void mux_input(struct mux *m, uint16_t link_id, uint8_t type, uint8_t *buf,
 		break;
 	case MUX_MSG_KEEPALIVE_ACK:
 		if (!m->cfg.master && len >= 8)
-			l->st.rtt = now - get_u64(buf) / 1e9;
+			l->st.rtt = now - get_be64(buf) / 1e9;
 		break;
 	default:
 		break;
