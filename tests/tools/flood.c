@@ -38,6 +38,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addr.h"
+
 #define BATCH_MAX 64
 #define PKT_MAX 1400
 #define REPLAY_MAX 65507
@@ -139,42 +141,6 @@ static size_t make_packet(enum mode mode, unsigned char *p)
 	}
 }
 
-/* "1.2.3.4:5", "[::1]:5" or "host:5" into a socket address; 0 or -1. */
-static int parse_addr(const char *arg, struct sockaddr_storage *ss,
-		      socklen_t *len)
-{
-	char host[256];
-	const char *colon = strrchr(arg, ':');
-	const char *h = arg;
-	size_t hlen;
-	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM,
-				  .ai_flags = AI_NUMERICSERV };
-	struct addrinfo *res;
-	int rc;
-
-	if (!colon || colon[1] == '\0')
-		return -1;
-	hlen = (size_t)(colon - arg);
-	if (hlen >= 2 && h[0] == '[' && h[hlen - 1] == ']') {
-		h++;
-		hlen -= 2;
-	}
-	if (hlen == 0 || hlen >= sizeof(host))
-		return -1;
-	memcpy(host, h, hlen);
-	host[hlen] = '\0';
-
-	rc = getaddrinfo(host, colon + 1, &hints, &res);
-	if (rc != 0) {
-		fprintf(stderr, "flood: %s: %s\n", arg, gai_strerror(rc));
-		return -1;
-	}
-	memcpy(ss, res->ai_addr, res->ai_addrlen);
-	*len = res->ai_addrlen;
-	freeaddrinfo(res);
-	return 0;
-}
-
 /* FILE's bytes into BUF; their count, or -1. */
 static ssize_t read_file(const char *path, unsigned char *buf, size_t max)
 {
@@ -269,7 +235,7 @@ static int parse_args(struct flood *f, int argc, char **argv)
 	if (*e1 || *e2 || !(f->secs > 0 && f->secs <= 86400) ||
 	    !(f->pps >= 1 && f->pps <= 10e6))
 		goto out_usage;
-	if (parse_addr(argv[1], &f->dst, &f->dlen) < 0) {
+	if (parse_addr("flood", argv[1], &f->dst, &f->dlen) < 0) {
 		fprintf(stderr, "flood: bad address %s\n", argv[1]);
 		return 2;
 	}

@@ -27,48 +27,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "addr.h"
+
 static volatile sig_atomic_t stop;
 
 static void on_signal(int sig)
 {
 	(void)sig;
 	stop = 1;
-}
-
-/* "1.2.3.4:5", "[::1]:5" or "host:5" into a socket address; 0 or -1. */
-static int parse_addr(const char *arg, struct sockaddr_storage *ss,
-		      socklen_t *len)
-{
-	char host[256];
-	const char *colon = strrchr(arg, ':');
-	const char *h = arg;
-	size_t hlen;
-	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM,
-				  .ai_flags = AI_NUMERICSERV };
-	struct addrinfo *res;
-	int rc;
-
-	if (!colon || colon[1] == '\0')
-		return -1;
-	hlen = (size_t)(colon - arg);
-	if (hlen >= 2 && h[0] == '[' && h[hlen - 1] == ']') {
-		h++;
-		hlen -= 2;
-	}
-	if (hlen == 0 || hlen >= sizeof(host))
-		return -1;
-	memcpy(host, h, hlen);
-	host[hlen] = '\0';
-
-	rc = getaddrinfo(host, colon + 1, &hints, &res);
-	if (rc != 0) {
-		fprintf(stderr, "udpflip: %s: %s\n", arg, gai_strerror(rc));
-		return -1;
-	}
-	memcpy(ss, res->ai_addr, res->ai_addrlen);
-	*len = res->ai_addrlen;
-	freeaddrinfo(res);
-	return 0;
 }
 
 static void flip_bit(unsigned char *buf, size_t len, uint64_t i)
@@ -105,7 +71,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	flip = strcmp(argv[3], "flip") == 0;
-	if (parse_addr(argv[1], &lsa, &llen) || parse_addr(argv[2], &tsa, &tlen)) {
+	if (parse_addr("udpflip", argv[1], &lsa, &llen) || parse_addr("udpflip", argv[2], &tsa, &tlen)) {
 		fprintf(stderr, "udpflip: bad address\n");
 		return 2;
 	}
