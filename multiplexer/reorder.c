@@ -4,6 +4,7 @@
  * learned from how late filled holes have been — never a long fixed
  * timeout, never the whole buffer stalled by one loss. */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,9 +57,8 @@ double mux_reorder_hold(const struct mux_reorder *r)
  * set the wait for long. */
 static void note_late(struct mux_reorder *r, double wait, double now)
 {
-	if (r->late_at)
-		for (double t = r->late_at; t + 1 <= now; t += 1)
-			r->late_max *= LATE_DECAY;
+	if (r->late_at && now - r->late_at >= 1)
+		r->late_max *= pow(LATE_DECAY, floor(now - r->late_at));
 	if (!r->late_at || now - r->late_at >= 1)
 		r->late_at = now;
 	if (wait > r->late_max)
@@ -80,25 +80,20 @@ static void drain(struct mux_reorder *r, mux_deliver_fn fn, void *ctx)
 	}
 }
 
-/* Gives up the hole(s) at next: skips to the oldest held packet. */
+/* Gives up the hole(s) at next: skips to the oldest held packet, the
+ * first one found looking forward from next (all lie within cap of it). */
 static void skip_hole(struct mux_reorder *r, mux_deliver_fn fn, void *ctx)
 {
-	uint32_t best = 0;
-	bool found = false;
+	for (uint32_t k = 1; k < r->cap; k++) {
+		struct mux_slot *s = slot_of(r, r->next + k);
 
-	for (size_t i = 0; i < r->cap; i++) {
-		struct mux_slot *s = &r->slots[i];
-
-		if (s->used && (!found || (int32_t)(s->seq - best) < 0)) {
-			best = s->seq;
-			found = true;
+		if (s->used && s->seq == r->next + k) {
+			r->st.lost += k;
+			r->next += k;
+			drain(r, fn, ctx);
+			return;
 		}
 	}
-	if (!found)
-		return;
-	r->st.lost += best - r->next;
-	r->next = best;
-	drain(r, fn, ctx);
 }
 
 /* Takes packet seq (already known to be authentic). fn receives packets
