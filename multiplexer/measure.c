@@ -1,85 +1,183 @@
 /* SPDX-License-Identifier: MIT */
-/* What each link can do, measured from the receiver's feedback: round-trip
- * time (and its minimum, so queueing shows as the difference), delivery
- * rate, loss, and how much is in flight; and when a packet sent on it now
- * would arrive. */
+/* What each link can do, measured from the receiver's feedback, and how
+ * much it may carry: round-trip time (and its minimum, so queueing shows
+ * as the difference), delivery rate, loss, bytes in flight, a BBR-like
+ * congestion window, and when a packet sent on it now would arrive. */
 #include <math.h>
 #include <string.h>
 
 #include "multiplexer-int.h"
 
 #define MIN_RTT_WINDOW 10.0	/* s */
-#define BW_WINDOW 2.0		/* s: max filter over delivery rate */
+#define BW_ROUNDS 10		/* max filter over delivery rate, in rounds */
+#define BW_WINDOW_MIN 1.0	/* s: and at least this long */
 #define SRTT_GAIN 0.125
+#define RTTVAR_GAIN 0.25
 #define LOSS_GAIN 0.1
+#define STARTUP_GAIN 2.0	/* cwnd / BDP while the rate still grows */
+#define CWND_GAIN 1.25		/* cwnd / BDP after: a quarter-BDP queue */
+#define FULL_GROWTH 1.25	/* startup ends when the rate grows less */
+#define FULL_ROUNDS 3		/* for this many rounds */
+#define CWND_MIN (4 * 1500)
+#define CWND_INIT (16 * 1500)
+#define RTT_UNKNOWN 0.100	/* s assumed before the first sample */
+#define STALL_MARGIN 0.030	/* s on top of srtt + 4 rttvar */
 
 void mux_est_init(struct mux_est *e)
 {
 	memset(e, 0, sizeof(*e));
 }
 
+uint64_t mux_est_inflight(const struct mux_est *e)
+{
+	return e->sent_bytes - e->acked_bytes;
+}
+
+/* Bytes the link holds in its pipe with no queue: its rate times the
+ * round trip, plus what waits for the receiver's next feedback. */
+static double bdp(const struct mux_est *e)
+{
+	return e->btlbw * (e->min_rtt + MUX_FB_INTERVAL);
+}
+
+double mux_est_cwnd(const struct mux_est *e)
+{
+	double w;
+
+	if (!e->have_rtt || !e->btlbw)
+		return CWND_INIT;
+	w = bdp(e) * (e->full ? CWND_GAIN : STARTUP_GAIN);
+	return w < CWND_MIN ? CWND_MIN : w;
+}
+
+bool mux_est_room(const struct mux_est *e, size_t bytes)
+{
+	return e->next_lseq - e->una < MUX_EST_RING - 16 &&
+	       mux_est_inflight(e) + bytes <= mux_est_cwnd(e);
+}
+
 void mux_est_sent(struct mux_est *e, uint32_t lseq, size_t bytes, double now)
 {
 	struct mux_sent *s = &e->ring[lseq % MUX_EST_RING];
 
+	/* after an idle spell, the rate is measured from now on, not
+	 * across the silence */
+	if (!mux_est_inflight(e)) {
+		e->dlv_at = now;
+		e->first_at = now;
+		e->una = lseq;
+	}
+	s->app_limited = e->have_fb && (double)mux_est_inflight(e) < bdp(e);
 	e->sent_bytes += bytes;
+	e->next_lseq = lseq + 1;
 	s->lseq = lseq;
 	s->at = now;
 	s->bytes_cum = e->sent_bytes;
+	s->dlv = e->dlv;
+	s->dlv_at = e->have_fb ? e->dlv_at : 0;
+	s->first_at = e->first_at;
 }
 
-/* Delivery-rate samples taken while a queue stood on the link measure
- * its capacity; the rest only show what it was given, so they may raise
- * the estimate but never lower it (a link given little would otherwise
- * look slow, be given less, and starve). */
-static void bw_sample(struct mux_est *e, double bw, bool queued, double now)
+/* Windowed max of delivery-rate samples. A sample taken while the link
+ * was given less than it could carry (app-limited) only shows what it was
+ * given, so it may raise the estimate but never hold it up or down: a
+ * link given little would otherwise look slow, be given less, and
+ * starve. */
+static void bw_sample(struct mux_est *e, double bw, bool app_limited,
+		      double now)
 {
-	double best = bw;
+	double win = BW_ROUNDS * e->srtt, best = 0;
 
-	if (!queued) {
-		if (bw > e->btlbw)
-			e->btlbw = bw;
+	if (app_limited && bw <= e->btlbw)
 		return;
-	}
-	e->measured = true;
-
+	if (win < BW_WINDOW_MIN)
+		win = BW_WINDOW_MIN;
 	e->bw[e->nbw % MUX_EST_BW].v = bw;
 	e->bw[e->nbw % MUX_EST_BW].at = now;
 	e->nbw++;
 	for (int i = 0; i < MUX_EST_BW; i++)
-		if (e->bw[i].at && now - e->bw[i].at <= BW_WINDOW &&
+		if (e->bw[i].at && now - e->bw[i].at <= win &&
 		    e->bw[i].v > best)
 			best = e->bw[i].v;
 	e->btlbw = best;
+	if (!app_limited)
+		e->measured = true;
 }
 
-void mux_est_feedback(struct mux_est *e, const struct mux_fb *fb, double now)
+static void rtt_sample(struct mux_est *e, double rtt, double now)
+{
+	if (!e->have_rtt || rtt <= e->min_rtt ||
+	    now - e->min_rtt_at > MIN_RTT_WINDOW) {
+		e->min_rtt = rtt;
+		e->min_rtt_at = now;
+	}
+	if (e->have_rtt) {
+		e->rttvar += RTTVAR_GAIN * (fabs(rtt - e->srtt) - e->rttvar);
+		e->srtt += SRTT_GAIN * (rtt - e->srtt);
+	} else {
+		e->srtt = rtt;
+		e->rttvar = rtt / 2;
+	}
+	e->have_rtt = true;
+}
+
+/* Once per round trip, in startup: has the rate stopped growing? */
+static void round_end(struct mux_est *e, const struct mux_sent *s)
+{
+	if (s->bytes_cum < e->round_end)
+		return;
+	e->round_end = e->sent_bytes;
+	e->rounds++;
+	if (e->full || s->app_limited)
+		return;
+	if (e->btlbw >= e->full_bw * FULL_GROWTH) {
+		e->full_bw = e->btlbw;
+		e->full_cnt = 0;
+	} else if (++e->full_cnt >= FULL_ROUNDS) {
+		e->full = true;
+	}
+}
+
+/* The newest packet the receiver has (lseq_max) was sent at s->at, when
+ * the receiver had reported s->dlv bytes; it now reports fb->rx_bytes.
+ * Their difference over the longer of the send and the ack interval is a
+ * delivery-rate sample (as in BBR's rate sampling). */
+static void acked(struct mux_est *e, const struct mux_fb *fb,
+		  const struct mux_sent *s, double now)
+{
+	double rtt = now - s->at - fb->ack_delay;
+
+	if (rtt > 0)
+		rtt_sample(e, rtt, now);
+	if (s->dlv_at && e->have_fb) {
+		double ival = now - s->dlv_at;
+		double snd = s->at - s->first_at;
+
+		if (snd > ival)
+			ival = snd;
+		if (ival >= e->min_rtt && ival > 0 && fb->rx_bytes > s->dlv)
+			bw_sample(e, (double)(fb->rx_bytes - s->dlv) / ival,
+				  s->app_limited, now);
+	}
+	e->acked_bytes = s->bytes_cum;
+	e->una = fb->lseq_max + 1;
+	e->first_at = s->at;
+	round_end(e, s);
+}
+
+bool mux_est_feedback(struct mux_est *e, const struct mux_fb *fb, double now)
 {
 	const struct mux_sent *s = &e->ring[fb->lseq_max % MUX_EST_RING];
-	double rtt = 0;
+	bool fresh = s->lseq == fb->lseq_max && s->at &&
+		     (int32_t)(fb->lseq_max - e->una) >= 0 &&
+		     (int32_t)(fb->lseq_max - e->next_lseq) < 0;
 
-	if (s->lseq == fb->lseq_max && s->at) {
-		rtt = now - s->at - fb->ack_delay;
-		if (rtt > 0) {
-			if (!e->have_rtt || rtt <= e->min_rtt ||
-			    now - e->min_rtt_at > MIN_RTT_WINDOW) {
-				e->min_rtt = rtt;
-				e->min_rtt_at = now;
-			}
-			e->srtt = e->have_rtt ?
-				  e->srtt + SRTT_GAIN * (rtt - e->srtt) : rtt;
-			e->have_rtt = true;
-		}
-		e->acked_bytes = s->bytes_cum;
-	}
+	if (fresh)
+		acked(e, fb, s, now);
 	if (e->have_fb && now > e->fb_at) {
-		uint64_t bytes = fb->rx_bytes - e->fb.rx_bytes;
 		uint32_t sent = fb->lseq_max - e->fb.lseq_max;
 		uint32_t got = fb->rx_count - e->fb.rx_count;
 
-		if (bytes)
-			bw_sample(e, bytes / (now - e->fb_at),
-				  rtt > e->min_rtt + MUX_QUEUE_SEEN, now);
 		if (sent && sent < (1u << 30)) {
 			double l = got >= sent ? 0 : 1 - (double)got / sent;
 
@@ -88,46 +186,60 @@ void mux_est_feedback(struct mux_est *e, const struct mux_fb *fb, double now)
 	}
 	e->fb = *fb;
 	e->fb_at = now;
+	e->dlv = fb->rx_bytes;
+	e->dlv_at = now;
 	e->have_fb = true;
+	return fresh;
 }
 
-uint64_t mux_est_inflight(const struct mux_est *e)
+/* Everything in flight is written off (the link stalled); the rate and
+ * RTT it had are kept for when it comes back. */
+void mux_est_forget_inflight(struct mux_est *e)
 {
-	return e->sent_bytes - e->acked_bytes;
+	e->acked_bytes = e->sent_bytes;
+	e->una = e->next_lseq;
 }
 
-/* Data is in flight but no feedback for several round trips: the link has
- * probably stopped delivering, long before keepalives would say so. */
+double mux_est_rto(const struct mux_est *e)
+{
+	if (!e->have_rtt)
+		return 4 * RTT_UNKNOWN;
+	return e->srtt + 4 * e->rttvar + MUX_FB_INTERVAL + STALL_MARGIN;
+}
+
+/* The oldest packet in flight has waited longer than any answer should
+ * take: the link has probably stopped delivering, long before keepalives
+ * would say so. */
 bool mux_est_stalled(const struct mux_est *e, double now)
 {
-	double wait = 4 * e->srtt;
+	const struct mux_sent *s = &e->ring[e->una % MUX_EST_RING];
 
-	if (!e->have_fb || !mux_est_inflight(e))
+	if (!mux_est_inflight(e) || s->lseq != e->una || !s->at)
 		return false;
-	if (wait < MUX_STALL_MIN)
-		wait = MUX_STALL_MIN;
-	return now - e->fb_at > wait;
+	return now - s->at > mux_est_rto(e);
 }
 
-/* The rate to plan with: measured, or optimistic until it is. */
+/* The rate to plan with: measured, or what the window allows. */
 static double rate(const struct mux_est *e)
 {
-	return e->measured || e->btlbw > MUX_RATE_PRIOR ? e->btlbw :
-							  MUX_RATE_PRIOR;
+	double rtt = e->have_rtt ? e->min_rtt + MUX_FB_INTERVAL : RTT_UNKNOWN;
+	double r = mux_est_cwnd(e) / rtt;
+
+	return e->btlbw > 0 ? e->btlbw : r;
 }
 
 double mux_est_queue(const struct mux_est *e)
 {
 	double r = rate(e);
-	double pipe = r * (e->min_rtt + MUX_FB_INTERVAL);
-	double q = (double)mux_est_inflight(e) - pipe;
+	double rtt = e->have_rtt ? e->min_rtt : RTT_UNKNOWN;
+	double q = (double)mux_est_inflight(e) - r * (rtt + MUX_FB_INTERVAL);
 
 	return q > 0 ? q / r : 0;
 }
 
 double mux_est_arrival(const struct mux_est *e, size_t bytes)
 {
-	if (!e->have_rtt)
-		return NAN;
-	return mux_est_queue(e) + bytes / rate(e) + e->min_rtt / 2;
+	double owd = (e->have_rtt ? e->min_rtt : RTT_UNKNOWN) / 2;
+
+	return owd + mux_est_queue(e) + bytes / rate(e);
 }

@@ -17,7 +17,13 @@ struct mux_wrr {
 
 int mux_wrr_pick(struct mux_wrr *w, size_t n);
 
-#define MUX_KEEPALIVE_LEN 44
+/* Keepalive: stamp (u64, ns), weight (u16), flags (u16), name (32 bytes,
+ * NUL padded), epoch (u32), the link's last round trip (u32, us). The
+ * answer: stamp, epoch. */
+#define MUX_KEEPALIVE_LEN 52
+#define MUX_KA_ACK_LEN 12
+#define MUX_KA_BACKUP 0x1	/* flags: the link is a backup */
+#define MUX_KA_REDUNDANT 0x2	/* flags: send every packet twice */
 
 typedef void (*mux_deliver_fn)(void *ctx, uint8_t *pkt, size_t len);
 
@@ -27,28 +33,40 @@ struct mux_fb {
 	uint32_t rx_count;	/* packets received on the link, ever */
 	uint64_t rx_bytes;	/* their bytes */
 	double ack_delay;	/* s between that packet and the feedback */
+	uint64_t seen;		/* bit k: lseq_max - 1 - k was received */
 };
-#define MUX_FB_LEN 20
+#define MUX_FB_LEN 28
 
 #define MUX_EST_RING 1024
 #define MUX_EST_BW 16
 
 struct mux_sent {
 	uint32_t lseq;
-	double at;
-	uint64_t bytes_cum;
+	bool app_limited;	/* the link had room it was not given */
+	double at;		/* when sent */
+	double first_at;	/* when the newest acked packet was sent */
+	double dlv_at;		/* when dlv was reported; 0: unknown */
+	uint64_t dlv;		/* bytes the receiver had reported */
+	uint64_t bytes_cum;	/* bytes sent up to and with this one */
 };
 
-/* A sender's picture of one link. */
+/* A sender's picture of one link, and its congestion window. */
 struct mux_est {
 	bool have_rtt, have_fb;
-	double srtt, min_rtt, min_rtt_at;
-	double btlbw;			/* bytes/s, max over the last 2 s */
-	bool measured;			/* btlbw seen with a queue standing */
+	double srtt, rttvar, min_rtt, min_rtt_at;
+	double btlbw;			/* bytes/s, windowed max */
+	bool measured;			/* a sample not app-limited seen */
 	struct { double v, at; } bw[MUX_EST_BW];
 	unsigned nbw;
+	bool full;			/* startup over: rate stopped growing */
+	double full_bw;
+	unsigned full_cnt, rounds;
+	uint64_t round_end;
 	double loss;			/* fraction, smoothed */
 	uint64_t sent_bytes, acked_bytes;
+	uint32_t una, next_lseq;	/* oldest unacked; next to send */
+	uint64_t dlv;			/* bytes delivered, as last reported */
+	double dlv_at, first_at;
 	struct mux_fb fb;		/* the last feedback */
 	double fb_at;
 	struct mux_sent ring[MUX_EST_RING];
@@ -56,23 +74,30 @@ struct mux_est {
 
 void mux_est_init(struct mux_est *e);
 void mux_est_sent(struct mux_est *e, uint32_t lseq, size_t bytes, double now);
-void mux_est_feedback(struct mux_est *e, const struct mux_fb *fb, double now);
+/* Returns whether the feedback acknowledged something new. */
+bool mux_est_feedback(struct mux_est *e, const struct mux_fb *fb, double now);
 uint64_t mux_est_inflight(const struct mux_est *e);
-#define MUX_STALL_MIN 0.1	/* s without feedback before a link stalls */
+/* Bytes the link may have in flight; whether bytes more fit. */
+double mux_est_cwnd(const struct mux_est *e);
+bool mux_est_room(const struct mux_est *e, size_t bytes);
 #define MUX_FB_INTERVAL 0.01	/* s between feedback messages */
-#define MUX_RATE_PRIOR 12.5e6	/* bytes/s assumed until measured */
-#define MUX_QUEUE_SEEN 0.002	/* s of RTT above min that means a queue */
-#define MUX_QUEUE_MAX 0.050	/* s of queue a link may hold */
+#define MUX_FB_EVERY 32		/* or after this many packets */
 /* Seconds of queue on the link now, by the estimate. */
 double mux_est_queue(const struct mux_est *e);
+/* How long an answer may take before the link counts as stalled. */
+double mux_est_rto(const struct mux_est *e);
 bool mux_est_stalled(const struct mux_est *e, double now);
-/* Seconds until a packet of bytes sent now would arrive; NAN if unknown. */
+void mux_est_forget_inflight(struct mux_est *e);
+/* Seconds until a packet of bytes sent now would arrive. */
 double mux_est_arrival(const struct mux_est *e, size_t bytes);
 
 struct mux_slot {
-	bool used;
+	bool used;		/* holds packet seq */
+	bool done;		/* packet done_seq was delivered */
+	bool gave_up;		/* packet done_seq was given up on ... */
+	double hole_at;		/* ... after waiting since this */
 	uint16_t len;
-	uint32_t seq;
+	uint32_t seq, done_seq;
 };
 
 /* Bounded reorder buffer over 32-bit sequence numbers (reorder.c). */
@@ -89,6 +114,8 @@ struct mux_reorder {
 
 int mux_reorder_init(struct mux_reorder *r, size_t slots, size_t slot_len);
 void mux_reorder_free(struct mux_reorder *r);
+/* Forgets everything: the sender restarted its sequence. */
+void mux_reorder_reset(struct mux_reorder *r);
 void mux_reorder_in(struct mux_reorder *r, uint32_t seq, const uint8_t *pkt,
 		    size_t len, double now, mux_deliver_fn fn, void *ctx);
 /* Gives up the hole at the head (it is lost) and releases what follows. */
@@ -98,5 +125,86 @@ void mux_reorder_give_up(struct mux_reorder *r, double now, mux_deliver_fn fn,
  * (0: no hole). */
 double mux_reorder_hold(const struct mux_reorder *r);
 double mux_reorder_deadline(const struct mux_reorder *r);
+
+#define MUX_KEEP 256		/* packets a link keeps for resending */
+#define MUX_TXQ 256		/* packets waiting for room on some link */
+#define MUX_TXQ_SOJOURN 0.030	/* s a waiting packet may wait */
+#define MUX_RESEND_AGE 0.5	/* s after which a packet is not resent */
+#define MUX_PROBE_MAX 1.0	/* s between probes of a stalled link */
+#define REORDER_SLOTS 2048
+#define MUX_GRACE_UNKNOWN 0.050	/* s for a resend, before RTTs are known */
+#define MUX_GRACE_MARGIN 0.005
+#define MUX_GRACE_MAX 0.300
+#define MUX_RTT_SANE 10.0	/* s: a round trip above this is a bad stamp */
+
+struct mux_kept {
+	uint32_t seq, lseq;
+	uint16_t len;
+	double at;
+};
+
+struct mux_link {
+	bool used;
+	bool up;
+	bool backup;		/* used only when the others are down or full */
+	bool rx_seen;		/* has delivered data */
+	bool stalled;		/* stopped delivering; probed, not used */
+	uint16_t id;
+	uint32_t tx_lseq;	/* next per-link sequence number */
+	uint32_t rx_max;	/* highest global sequence it delivered */
+	struct mux_est est;	/* what the link does, from feedback */
+	struct mux_fb rx_fb;	/* what we received, for our feedback */
+	unsigned fb_pending;	/* packets received since our feedback */
+	double rx_last;		/* when the newest packet arrived */
+	bool fb_due;
+	double probe_at, probe_wait;	/* stalled: next probe, backoff */
+	struct mux_kept *kept;	/* MUX_KEEP last packets, for resending */
+	uint8_t *kept_pool;
+	struct mux *m;
+	ev_tstamp last_rx;
+	ev_timer dead;		/* fires when the link may have gone silent */
+	ev_timer ka;		/* slave: next keepalive */
+	struct mux_link_stats st;
+};
+
+struct mux_txq {
+	size_t head, count;
+	double at[MUX_TXQ];
+	uint16_t len[MUX_TXQ];
+	uint8_t *pool;		/* MUX_TXQ buffers of MUX_HDR_LEN + max_packet */
+};
+
+struct mux {
+	struct ev_loop *loop;
+	struct mux_cfg cfg;
+	struct mux_stats st;
+	size_t slot_len;		/* MUX_HDR_LEN + max_packet */
+	uint32_t tx_seq;		/* next global sequence number */
+	uint32_t epoch, peer_epoch;	/* random per start: restarts show */
+	bool peer_redundant;		/* the slave asked for it */
+	struct mux_reorder ro;
+	double lost_at;			/* when the hole at lost_next was */
+	uint32_t lost_next;		/* known lost (0: not known) */
+	struct mux_txq q;
+	ev_timer ro_timer;		/* gives up a hole that waited enough */
+	ev_timer fb_timer;		/* sends feedback, finds stalls */
+	struct mux_link links[MUX_MAX_LINKS];
+	struct mux_wrr wrr[MUX_MAX_LINKS];	/* parallel to links[] */
+};
+
+/* sched.c: which link each packet goes on. */
+int mux_sched_init(struct mux *m);
+void mux_sched_free(struct mux *m);
+int mux_link_sched_init(struct mux *m, struct mux_link *l);
+void mux_link_sched_free(struct mux_link *l);
+/* Sends what waits for room, now that some may have opened. */
+void mux_sched_drain(struct mux *m);
+/* Finds links that stopped delivering, resends their packets, probes. */
+void mux_sched_tick(struct mux *m, double now);
+/* Feedback fb says which of l's packets in flight were lost: they are
+ * resent on the links where they arrive first. */
+void mux_sched_lost(struct mux *m, struct mux_link *l, const struct mux_fb *fb);
+/* The link was heard after a stall: probe it again at once. */
+void mux_sched_heard(struct mux *m, struct mux_link *l);
 
 #endif

@@ -1,47 +1,17 @@
 /* SPDX-License-Identifier: MIT */
-/* Weighted round-robin over live links, keepalives and dead-link
- * detection. */
+/* The links: keepalives, dead-link detection, what arrives on them
+ * (data into the reorder buffer, feedback into the estimators), and the
+ * feedback we send. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "bytes.h"
 #include "log.h"
 #include "multiplexer-int.h"
-
-struct mux_link {
-	bool used;
-	bool up;
-	bool rx_seen;		/* has delivered data */
-	uint16_t id;
-	uint32_t tx_lseq;	/* next per-link sequence number */
-	uint32_t rx_max;	/* highest global sequence it delivered */
-	struct mux_est est;	/* what the link does, from feedback */
-	struct mux_fb rx_fb;	/* what we received, for our feedback */
-	double rx_last;		/* when the newest packet arrived */
-	bool fb_due;
-	struct mux *m;
-	ev_tstamp last_rx;
-	ev_timer dead;		/* fires when the link may have gone silent */
-	ev_timer ka;		/* slave: next keepalive */
-	struct mux_link_stats st;
-};
-
-#define REORDER_SLOTS 2048
-
-struct mux {
-	struct ev_loop *loop;
-	struct mux_cfg cfg;
-	struct mux_stats st;
-	uint32_t tx_seq;		/* next global sequence number */
-	struct mux_reorder ro;
-	ev_timer ro_timer;		/* gives up a hole that waited enough */
-	ev_timer fb_timer;		/* sends feedback */
-	struct mux_link links[MUX_MAX_LINKS];
-	struct mux_wrr wrr[MUX_MAX_LINKS];	/* parallel to links[] */
-};
 
 int mux_wrr_pick(struct mux_wrr *w, size_t n)
 {
@@ -84,6 +54,8 @@ static void link_set_up(struct mux_link *l, bool up)
 	l->up = up;
 	w->eligible = up;
 	w->credit = 0;
+	l->stalled = false;
+	mux_est_forget_inflight(&l->est);
 	if (up) {
 		log_info("link %s (id %u) up", l->st.name, l->id);
 	} else {
@@ -113,19 +85,23 @@ static void dead_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		link_set_up(l, false);
 }
 
-/* Keepalive: stamp (u64, ns), weight (u32), name (32 bytes, NUL padded). */
 static void keepalive_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct mux_link *l = container_of(w, struct mux_link, ka);
+	struct mux *m = l->m;
 	uint8_t buf[MUX_KEEPALIVE_LEN] = { 0 };
-	uint32_t weight = l->st.weight;
+	uint16_t flags = (l->backup ? MUX_KA_BACKUP : 0) |
+			 (m->cfg.redundant ? MUX_KA_REDUNDANT : 0);
 
 	(void)revents;
 	put_be64(buf, (uint64_t)(ev_now(loop) * 1e9));
-	put_be32(buf + 8, weight);
+	put_be16(buf + 8, (uint16_t)l->st.weight);
+	put_be16(buf + 10, flags);
 	memcpy(buf + 12, l->st.name, strnlen(l->st.name, MUX_NAME_LEN));
-	l->m->cfg.ops->send(l->m->cfg.ctx, l->id, MUX_MSG_KEEPALIVE, buf,
-			    sizeof(buf));
+	put_be32(buf + 44, m->epoch);
+	put_be32(buf + 48, (uint32_t)(l->st.rtt * 1e6));
+	m->cfg.ops->send(m->cfg.ctx, l->id, MUX_MSG_KEEPALIVE, buf,
+			 sizeof(buf));
 }
 
 int mux_link_add(struct mux *m, uint16_t id, const char *name,
@@ -141,6 +117,8 @@ int mux_link_add(struct mux *m, uint16_t id, const char *name,
 	if (!l)
 		return -ENOSPC;
 	memset(l, 0, sizeof(*l));
+	if (mux_link_sched_init(m, l) < 0)
+		return -ENOMEM;
 	l->used = true;
 	l->id = id;
 	l->m = m;
@@ -156,6 +134,14 @@ int mux_link_add(struct mux *m, uint16_t id, const char *name,
 	return 0;
 }
 
+void mux_link_set_backup(struct mux *m, uint16_t id, bool backup)
+{
+	struct mux_link *l = link_find(m, id);
+
+	if (l)
+		l->backup = backup;
+}
+
 void mux_link_set_stream(struct mux *m, uint16_t id, bool stream)
 {
 	struct mux_link *l = link_find(m, id);
@@ -166,108 +152,51 @@ void mux_link_set_stream(struct mux *m, uint16_t id, bool stream)
 	m->wrr[link_index(m, l)].stream = stream;
 }
 
-/* The eligible link where a packet of len bytes is expected to arrive
- * first; round-robin while any eligible link has no estimate yet (or if
- * configured so). */
-static int pick(struct mux *m, size_t len)
+/* The other side started afresh (its sequence numbers, its counters):
+ * so does everything we know of what it received and sends. */
+static void peer_restarted(struct mux *m, uint32_t epoch)
 {
-	ev_tstamp now = ev_now(m->loop);
-	double best_t = INFINITY, stalled_t = INFINITY;
-	int best = -1, stalled = -1;
-
-	if (m->cfg.sched == MUX_SCHED_ROUNDROBIN)
-		return mux_wrr_pick(m->wrr, MUX_MAX_LINKS);
+	if (m->peer_epoch)
+		log_info("peer restarted: sequence state reset");
+	m->peer_epoch = epoch;
+	mux_reorder_reset(&m->ro);
+	ev_timer_stop(m->loop, &m->ro_timer);
 	for (size_t i = 0; i < MUX_MAX_LINKS; i++) {
-		double t;
+		struct mux_link *l = &m->links[i];
 
-		if (!m->wrr[i].eligible)
+		if (!l->used)
 			continue;
-		t = mux_est_arrival(&m->links[i].est, len);
-		/* a stalled link gets packets only if all are stalled */
-		if (!isnan(t) && mux_est_stalled(&m->links[i].est, now)) {
-			if (t < stalled_t) {
-				stalled_t = t;
-				stalled = (int)i;
-			}
-			continue;
-		}
-		if (isnan(t))
-			return mux_wrr_pick(m->wrr, MUX_MAX_LINKS);
-		/* a stream link loses ties to a UDP one */
-		if (t < best_t || (t == best_t && m->wrr[best].stream &&
-				   !m->wrr[i].stream)) {
-			best_t = t;
-			best = (int)i;
-		}
+		memset(&l->rx_fb, 0, sizeof(l->rx_fb));
+		l->rx_seen = false;
+		l->fb_due = false;
+		l->fb_pending = 0;
+		l->stalled = false;
+		mux_est_init(&l->est);
 	}
-	if (best < 0)
-		return stalled;
-	/* every link already holds MUX_QUEUE_MAX of queue: dropping this
-	 * packet tells the sender to slow down; queueing it would only add
-	 * delay (bufferbloat) */
-	if (m->links[best].est.measured &&
-	    mux_est_queue(&m->links[best].est) > MUX_QUEUE_MAX)
-		return -2;
-	return best;
-}
-
-int mux_send(struct mux *m, uint8_t *pkt, size_t len)
-{
-	int tried[MUX_MAX_LINKS], ntried = 0, err = -ENETUNREACH;
-	uint8_t *msg = pkt - MUX_HDR_LEN;
-	uint32_t seq = m->tx_seq++;
-
-	/* A link that refuses the packet (interface gone, buffer full) is
-	 * skipped for this packet, so the packet still leaves if any can. */
-	for (;;) {
-		int i = pick(m, len);
-		struct mux_link *l;
-
-		if (i == -2) {
-			m->st.congested++;
-			err = -ENOBUFS;
-			break;
-		}
-		if (i < 0)
-			break;
-		l = &m->links[i];
-		put_be32(msg, seq);
-		put_be32(msg + 4, l->tx_lseq);
-		err = m->cfg.ops->send(m->cfg.ctx, l->id, MUX_MSG_DATA, msg,
-				       len + MUX_HDR_LEN);
-		if (err == 0) {
-			l->st.data_tx++;
-			mux_est_sent(&l->est, l->tx_lseq, len + MUX_HDR_LEN,
-				     ev_now(m->loop));
-			l->tx_lseq++;
-			break;
-		}
-		l->st.send_fail++;
-		/* the master's UDP links share one socket: full is full */
-		if (err == -ENOBUFS)
-			break;
-		m->wrr[i].eligible = false;
-		tried[ntried++] = i;
-	}
-	for (int k = 0; k < ntried; k++)
-		m->wrr[tried[k]].eligible = m->links[tried[k]].up;
-	if (err == -ENETUNREACH && !ntried)
-		m->st.no_link++;
-	return err;
 }
 
 static void keepalive_in(struct mux *m, struct mux_link *l, uint8_t *buf,
 			 size_t len)
 {
-	uint32_t weight;
+	uint8_t ack[MUX_KA_ACK_LEN];
+	uint16_t weight, flags;
+	uint32_t epoch;
 
 	if (len < MUX_KEEPALIVE_LEN)
 		return;
-	weight = get_be32(buf + 8);
+	weight = get_be16(buf + 8);
+	flags = get_be16(buf + 10);
+	epoch = get_be32(buf + 44);
+	if (epoch != m->peer_epoch)
+		peer_restarted(m, epoch);
 	if (weight && weight <= 1000 && weight != l->st.weight) {
 		l->st.weight = weight;
 		m->wrr[link_index(m, l)].weight = weight;
 	}
+	l->backup = flags & MUX_KA_BACKUP;
+	if (get_be32(buf + 48) < MUX_RTT_SANE * 1e6)	/* as the slave saw it */
+		l->st.rtt = get_be32(buf + 48) / 1e6;
+	m->peer_redundant = flags & MUX_KA_REDUNDANT;
 	if (buf[12]) {
 		char name[MUX_NAME_LEN];
 
@@ -282,7 +211,26 @@ static void keepalive_in(struct mux *m, struct mux_link *l, uint8_t *buf,
 			memcpy(l->st.name, name, sizeof(name));
 		}
 	}
-	m->cfg.ops->send(m->cfg.ctx, l->id, MUX_MSG_KEEPALIVE_ACK, buf, 8);
+	memcpy(ack, buf, 8);
+	put_be32(ack + 8, m->epoch);
+	m->cfg.ops->send(m->cfg.ctx, l->id, MUX_MSG_KEEPALIVE_ACK, ack,
+			 sizeof(ack));
+}
+
+static void keepalive_ack_in(struct mux *m, struct mux_link *l,
+			     const uint8_t *buf, size_t len)
+{
+	uint32_t epoch;
+	double rtt;
+
+	if (len < MUX_KA_ACK_LEN)
+		return;
+	epoch = get_be32(buf + 8);
+	if (epoch != m->peer_epoch)
+		peer_restarted(m, epoch);
+	rtt = ev_now(m->loop) - get_be64(buf) / 1e9;
+	if (rtt > 0 && rtt < MUX_RTT_SANE)
+		l->st.rtt = rtt;
 }
 
 static void deliver(void *ctx, uint8_t *pkt, size_t len)
@@ -310,9 +258,53 @@ static bool hole_lost(const struct mux *m)
 	return any;
 }
 
-static void ro_arm(struct mux *m)
+/* How long after a hole is known lost a resend of it may still come: the
+ * feedback, its way back on the slowest link, the resend's way out on the
+ * fastest (the round trips measured here, the other way, stand in). */
+static double resend_grace(const struct mux *m)
+{
+	double lo = INFINITY, hi = 0;
+
+	if (m->cfg.sched == MUX_SCHED_ROUNDROBIN)
+		return 0;
+	for (size_t i = 0; i < MUX_MAX_LINKS; i++) {
+		const struct mux_link *l = &m->links[i];
+
+		double rtt;
+
+		if (!l->used || !l->up)
+			continue;
+		/* measured with data, or else by keepalives */
+		rtt = l->est.have_rtt ? l->est.min_rtt : l->st.rtt;
+		if (!rtt)
+			continue;
+		lo = fmin(lo, rtt);
+		hi = fmax(hi, rtt);
+	}
+	if (!hi)
+		return MUX_GRACE_UNKNOWN;
+	return fmin(MUX_FB_INTERVAL + (hi + lo) / 2 + MUX_GRACE_MARGIN,
+		    MUX_GRACE_MAX);
+}
+
+/* When the hole at the head is to be given up: after the wait the
+ * reorder buffer learned (how late holes were filled), or once known
+ * lost. 0: no hole. */
+static double hole_deadline(const struct mux *m)
 {
 	double at = mux_reorder_deadline(&m->ro);
+
+	/* known lost: at once without resends; with them, when its resend
+	 * should have come, or as long as holes have taken to fill */
+	if (at && m->lost_at && m->lost_next == m->ro.next)
+		at = m->cfg.sched == MUX_SCHED_ROUNDROBIN ? m->lost_at :
+		     fmax(at, m->lost_at + resend_grace(m));
+	return at;
+}
+
+static void ro_arm(struct mux *m)
+{
+	double at = hole_deadline(m);
 
 	ev_timer_stop(m->loop, &m->ro_timer);
 	if (!at)
@@ -322,13 +314,63 @@ static void ro_arm(struct mux *m)
 	ev_timer_start(m->loop, &m->ro_timer);
 }
 
+/* Gives up holes whose time has come, and arms the timer for the next. */
+static void check_holes(struct mux *m, double now)
+{
+	while (m->ro.held) {
+		if (hole_lost(m) && (!m->lost_at || m->lost_next != m->ro.next)) {
+			m->lost_at = now;
+			m->lost_next = m->ro.next;
+		}
+		if (hole_deadline(m) > now)
+			break;
+		mux_reorder_give_up(&m->ro, now, deliver, m);
+	}
+	ro_arm(m);
+}
+
 static void ro_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct mux *m = container_of(w, struct mux, ro_timer);
 
 	(void)revents;
-	mux_reorder_give_up(&m->ro, ev_now(loop), deliver, m);
-	ro_arm(m);
+	check_holes(m, ev_now(loop));
+}
+
+/* Feedback: lseq_max (u32), rx_count (u32), rx_bytes (u64),
+ * ack_delay (u32, microseconds), seen (u64: which of the 64 link
+ * sequence numbers below lseq_max arrived). */
+static void feedback_send(struct mux *m, struct mux_link *l, double now)
+{
+	uint8_t b[MUX_FB_LEN];
+	double d = (now - l->rx_last) * 1e6;
+
+	put_be32(b, l->rx_fb.lseq_max);
+	put_be32(b + 4, l->rx_fb.rx_count);
+	put_be64(b + 8, l->rx_fb.rx_bytes);
+	put_be32(b + 16, d > 0 ? (uint32_t)d : 0);
+	put_be64(b + 20, l->rx_fb.seen);
+	if (m->cfg.ops->send(m->cfg.ctx, l->id, MUX_MSG_FEEDBACK, b,
+			     sizeof(b)) == 0) {
+		l->fb_due = false;
+		l->fb_pending = 0;
+	}
+}
+
+/* Notes link sequence number lseq as received. */
+static void fb_seen(struct mux_fb *fb, uint32_t lseq)
+{
+	int32_t d = (int32_t)(lseq - fb->lseq_max);
+
+	if (!fb->rx_count) {
+		fb->lseq_max = lseq;
+		fb->seen = ~0ULL;	/* nothing before it is missed */
+	} else if (d > 0) {
+		fb->seen = d >= 64 ? 0 : (fb->seen << 1 | 1) << (d - 1);
+		fb->lseq_max = lseq;
+	} else if (d < 0 && d >= -64) {
+		fb->seen |= 1ULL << (-d - 1);
+	}
 }
 
 static void data_in(struct mux *m, struct mux_link *l, uint8_t *buf,
@@ -343,25 +385,23 @@ static void data_in(struct mux *m, struct mux_link *l, uint8_t *buf,
 	}
 	seq = get_be32(buf);
 	l->st.data_rx++;
-	if (!l->rx_fb.rx_count ||
-	    (int32_t)(get_be32(buf + 4) - l->rx_fb.lseq_max) > 0)
-		l->rx_fb.lseq_max = get_be32(buf + 4);
+	fb_seen(&l->rx_fb, get_be32(buf + 4));
 	l->rx_fb.rx_count++;
 	l->rx_fb.rx_bytes += len;
 	l->rx_last = now;
 	l->fb_due = true;
+	if (++l->fb_pending >= MUX_FB_EVERY)
+		feedback_send(m, l, now);
+	if (len == MUX_HDR_LEN)
+		return;		/* a probe: counted, nothing to deliver */
 	if (!l->rx_seen || (int32_t)(seq - l->rx_max) > 0)
 		l->rx_max = seq;
 	l->rx_seen = true;
 	mux_reorder_in(&m->ro, seq, buf + MUX_HDR_LEN, len - MUX_HDR_LEN, now,
 		       deliver, m);
-	while (m->ro.held && hole_lost(m))
-		mux_reorder_give_up(&m->ro, now, deliver, m);
-	ro_arm(m);
+	check_holes(m, now);
 }
 
-/* Feedback: lseq_max (u32), rx_count (u32), rx_bytes (u64),
- * ack_delay (u32, microseconds). */
 static void fb_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct mux *m = container_of(w, struct mux, fb_timer);
@@ -370,20 +410,11 @@ static void fb_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 	for (size_t i = 0; i < MUX_MAX_LINKS; i++) {
 		struct mux_link *l = &m->links[i];
-		uint8_t b[MUX_FB_LEN];
-		double d;
 
-		if (!l->used || !l->fb_due)
-			continue;
-		d = (now - l->rx_last) * 1e6;
-		put_be32(b, l->rx_fb.lseq_max);
-		put_be32(b + 4, l->rx_fb.rx_count);
-		put_be64(b + 8, l->rx_fb.rx_bytes);
-		put_be32(b + 16, d > 0 ? (uint32_t)d : 0);
-		if (m->cfg.ops->send(m->cfg.ctx, l->id, MUX_MSG_FEEDBACK, b,
-				     sizeof(b)) == 0)
-			l->fb_due = false;
+		if (l->used && l->fb_due)
+			feedback_send(m, l, now);
 	}
+	mux_sched_tick(m, now);
 }
 
 static void feedback_in(struct mux *m, struct mux_link *l, const uint8_t *b,
@@ -399,7 +430,13 @@ static void feedback_in(struct mux *m, struct mux_link *l, const uint8_t *b,
 	fb.rx_count = get_be32(b + 4);
 	fb.rx_bytes = get_be64(b + 8);
 	fb.ack_delay = get_be32(b + 16) / 1e6;
-	mux_est_feedback(&l->est, &fb, ev_now(m->loop));
+	fb.seen = get_be64(b + 20);
+	mux_sched_lost(m, l, &fb);
+	if (mux_est_feedback(&l->est, &fb, ev_now(m->loop)) && l->stalled) {
+		l->stalled = false;
+		log_info("link %s (id %u) delivers again", l->st.name, l->id);
+	}
+	mux_sched_drain(m);
 }
 
 void mux_input(struct mux *m, uint16_t link_id, uint8_t type, uint8_t *buf,
@@ -421,6 +458,8 @@ void mux_input(struct mux *m, uint16_t link_id, uint8_t type, uint8_t *buf,
 	l->last_rx = now;
 	if (type == MUX_MSG_KEEPALIVE && m->cfg.master)
 		keepalive_in(m, l, buf, len);
+	if (type != MUX_MSG_DATA && type != MUX_MSG_FEEDBACK)
+		mux_sched_heard(m, l);
 	if (!l->up) {
 		link_set_up(l, true);
 		l->dead.repeat = m->cfg.dead_time;
@@ -434,8 +473,8 @@ void mux_input(struct mux *m, uint16_t link_id, uint8_t type, uint8_t *buf,
 		feedback_in(m, l, buf, len);
 		break;
 	case MUX_MSG_KEEPALIVE_ACK:
-		if (!m->cfg.master && len >= 8)
-			l->st.rtt = now - get_be64(buf) / 1e9;
+		if (!m->cfg.master)
+			keepalive_ack_in(m, l, buf, len);
 		break;
 	default:
 		break;
@@ -469,6 +508,9 @@ int mux_link_stats(const struct mux *m, uint16_t id, struct mux_link_stats *out)
 	out->rate = l->est.btlbw;
 	out->loss = l->est.loss;
 	out->inflight = mux_est_inflight(&l->est);
+	out->cwnd = mux_est_cwnd(&l->est);
+	out->backup = l->backup;
+	out->stalled = l->stalled;
 	return 0;
 }
 
@@ -489,17 +531,29 @@ int mux_new(struct mux **out, struct ev_loop *loop, const struct mux_cfg *c)
 		return -ENOMEM;
 	m->loop = loop;
 	m->cfg = *c;
-	if (mux_reorder_init(&m->ro, REORDER_SLOTS,
-			     c->max_packet ? c->max_packet : 1500) < 0) {
-		free(m);
-		return -ENOMEM;
-	}
+	if (!m->cfg.max_packet)
+		m->cfg.max_packet = 1500;
+	m->slot_len = MUX_HDR_LEN + m->cfg.max_packet;
+	/* any value will do but the one before */
+	while (!m->epoch)
+		if (getrandom(&m->epoch, sizeof(m->epoch), 0) < 0)
+			m->epoch = (uint32_t)(uintptr_t)m ^ (uint32_t)ev_time();
+	if (mux_reorder_init(&m->ro, REORDER_SLOTS, m->cfg.max_packet) < 0)
+		goto out_free;
+	if (mux_sched_init(m) < 0)
+		goto out_reorder;
 	ev_init(&m->ro_timer, ro_timer_cb);
 	ev_timer_init(&m->fb_timer, fb_timer_cb, MUX_FB_INTERVAL,
 		      MUX_FB_INTERVAL);
 	ev_timer_start(loop, &m->fb_timer);
 	*out = m;
 	return 0;
+
+out_reorder:
+	mux_reorder_free(&m->ro);
+out_free:
+	free(m);
+	return -ENOMEM;
 }
 
 void mux_free(struct mux *m)
@@ -514,6 +568,8 @@ void mux_free(struct mux *m)
 			continue;
 		ev_timer_stop(m->loop, &m->links[i].dead);
 		ev_timer_stop(m->loop, &m->links[i].ka);
+		mux_link_sched_free(&m->links[i]);
 	}
+	mux_sched_free(m);
 	free(m);
 }

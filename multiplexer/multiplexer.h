@@ -39,6 +39,7 @@ struct mux_cfg {
 	bool master;		/* learn links from the peer; answer keepalives */
 	size_t max_packet;	/* largest packet to hold for reordering */
 	enum mux_sched sched;
+	bool redundant;		/* every packet on the two best links */
 	double keepalive;	/* slave: seconds between keepalives per link */
 	double dead_time;	/* seconds of silence before a link is down */
 	const struct mux_ops *ops;
@@ -49,15 +50,20 @@ struct mux_link_stats {
 	char name[MUX_NAME_LEN];
 	bool up;
 	bool stream;		/* runs over a TCP stream */
+	bool backup;		/* used only when the others are down or full */
+	bool stalled;		/* stopped delivering: probed, not used */
 	unsigned weight;
 	double rtt;		/* seconds, last keepalive round trip; 0 = none */
 	double srtt, min_rtt;	/* from data feedback; 0 = none yet */
 	double rate;		/* delivery rate, bytes/s */
 	double loss;		/* fraction of packets lost, smoothed */
 	uint64_t inflight;	/* bytes sent, not yet confirmed */
+	double cwnd;		/* bytes it may have in flight */
 	uint64_t data_tx, data_rx;	/* data packets scheduled / delivered */
 	uint64_t send_fail;	/* data packets the link refused */
 	uint64_t downs;		/* times the link went down */
+	uint64_t stalls;	/* times it stopped delivering */
+	uint64_t resent;	/* its packets resent on other links */
 };
 
 /* The reorder buffer on receive. */
@@ -72,7 +78,9 @@ struct mux_reorder_stats {
 struct mux_stats {
 	uint64_t no_link;	/* packets dropped: no link up */
 	uint64_t malformed;	/* data messages too short for the header */
-	uint64_t congested;	/* dropped: every link's queue was full */
+	uint64_t congested;	/* dropped: no link had room in time */
+	uint64_t queued;	/* packets that waited for room */
+	uint64_t copies;	/* second copies sent (redundant mode) */
 	struct mux_reorder_stats reorder;
 };
 
@@ -90,12 +98,19 @@ void mux_free(struct mux *m);
 int mux_link_add(struct mux *m, uint16_t id, const char *name,
 		 unsigned weight);
 
+/* A backup link carries data only while no other link is up and has
+ * room; the slave tells the master. */
+void mux_link_set_backup(struct mux *m, uint16_t id, bool backup);
+
 /* The link now runs over a TCP stream (or UDP again). A stream link is
  * never preferred over a UDP link of the same weight. */
 void mux_link_set_stream(struct mux *m, uint16_t id, bool stream);
 
-/* Sends one packet from the TUN on the next link in the rotation; pkt
- * must have MUX_HDR_LEN writable bytes in front of it. */
+/* Sends one packet from the TUN on the link where it arrives first (or
+ * the next in the rotation), or queues it briefly until a link has room;
+ * pkt must have MUX_HDR_LEN writable bytes in front of it. Returns 0 if
+ * sent or queued, -ENOBUFS if dropped for congestion, -ENETUNREACH if
+ * no link is up. */
 int mux_send(struct mux *m, uint8_t *pkt, size_t len);
 
 /* Takes one authenticated message that arrived on a link. */

@@ -41,9 +41,27 @@ void mux_reorder_free(struct mux_reorder *r)
 	r->pool = NULL;
 }
 
+void mux_reorder_reset(struct mux_reorder *r)
+{
+	r->started = false;
+	r->held = 0;
+	r->hole_since = 0;
+	memset(r->slots, 0, r->cap * sizeof(*r->slots));
+}
+
 static struct mux_slot *slot_of(struct mux_reorder *r, uint32_t seq)
 {
 	return &r->slots[seq & (r->cap - 1)];
+}
+
+/* Remembers that seq went out, so a second copy is known as one. */
+static void done(struct mux_reorder *r, uint32_t seq)
+{
+	struct mux_slot *s = slot_of(r, seq);
+
+	s->done = true;
+	s->gave_up = false;
+	s->done_seq = seq;
 }
 
 double mux_reorder_hold(const struct mux_reorder *r)
@@ -76,6 +94,7 @@ static void drain(struct mux_reorder *r, mux_deliver_fn fn, void *ctx)
 		s->used = false;
 		r->held--;
 		r->next++;
+		done(r, s->seq);
 		fn(ctx, r->pool + (s - r->slots) * r->slot_len, s->len);
 	}
 }
@@ -88,6 +107,14 @@ static void skip_hole(struct mux_reorder *r, mux_deliver_fn fn, void *ctx)
 		struct mux_slot *s = slot_of(r, r->next + k);
 
 		if (s->used && s->seq == r->next + k) {
+			for (uint32_t j = 0; j < k; j++) {
+				struct mux_slot *g = slot_of(r, r->next + j);
+
+				g->done = false;
+				g->gave_up = true;
+				g->done_seq = r->next + j;
+				g->hole_at = r->hole_since;
+			}
 			r->st.lost += k;
 			r->next += k;
 			drain(r, fn, ctx);
@@ -110,12 +137,26 @@ void mux_reorder_in(struct mux_reorder *r, uint32_t seq, const uint8_t *pkt,
 	}
 	d = (int32_t)(seq - r->next);
 	if (d < 0) {
-		/* its hole was given up: late, but still worth having */
+		struct mux_slot *o = slot_of(r, seq);
+
+		/* a second copy (resent, or redundant), or one too old to
+		 * tell: dropped */
+		if ((size_t)-(int64_t)d >= r->cap ||
+		    (o->done && o->done_seq == seq)) {
+			r->st.dup++;
+			return;
+		}
+		/* its hole was given up: late, but still worth having; and
+		 * holes are waited for as long as this one took */
 		r->st.late++;
+		if (o->gave_up && o->done_seq == seq && o->hole_at)
+			note_late(r, now - o->hole_at, now);
+		done(r, seq);
 		fn(ctx, (uint8_t *)pkt, len);
 		return;
 	}
 	if (d == 0) {
+		done(r, seq);
 		if (r->held && r->hole_since)
 			note_late(r, now - r->hole_since, now);
 		r->hole_since = 0;
@@ -134,6 +175,7 @@ void mux_reorder_in(struct mux_reorder *r, uint32_t seq, const uint8_t *pkt,
 			skip_hole(r, fn, ctx);
 		r->st.lost += (uint32_t)(seq - r->next);
 		r->next = seq + 1;
+		done(r, seq);
 		fn(ctx, (uint8_t *)pkt, len);
 		return;
 	}

@@ -52,7 +52,8 @@ static void stats_log(struct daemon *d)
 			 "tx_bytes=%llu rx_packets=%llu rx_bytes=%llu "
 			 "drops=%llu weight=%u rtt_ms=%.1f downs=%llu peer=%s "
 			 "srtt_ms=%.1f min_rtt_ms=%.1f rate_kbit=%.0f "
-			 "loss_pct=%.2f inflight=%llu",
+			 "loss_pct=%.2f inflight=%llu cwnd=%.0f stalls=%llu "
+			 "resent=%llu backup=%d stalled=%d",
 			 m.name, ids[i], m.up ? "up" : "down",
 			 (unsigned long long)l.tx_packets,
 			 (unsigned long long)l.tx_bytes,
@@ -61,7 +62,9 @@ static void stats_log(struct daemon *d)
 			 (unsigned long long)l.drops, m.weight, m.rtt * 1e3,
 			 (unsigned long long)m.downs, peer, m.srtt * 1e3,
 			 m.min_rtt * 1e3, m.rate * 8 / 1e3, m.loss * 100,
-			 (unsigned long long)m.inflight);
+			 (unsigned long long)m.inflight, m.cwnd,
+			 (unsigned long long)m.stalls,
+			 (unsigned long long)m.resent, m.backup, m.stalled);
 	}
 	mux_stats(d->mux, &ms);
 	lm_stats(d->lm, &ls);
@@ -70,7 +73,8 @@ static void stats_log(struct daemon *d)
 		 "tun_drops=%llu congested=%llu hs_init=%llu hs_bad=%llu "
 		 "hs_stale=%llu "
 		 "hs_ratelimited=%llu reorder_held=%llu reorder_late=%llu "
-		 "reorder_lost=%llu reorder_dup=%llu reorder_overflow=%llu",
+		 "reorder_lost=%llu reorder_dup=%llu reorder_overflow=%llu "
+		 "queued=%llu copies=%llu",
 		 (unsigned long long)d->tun_rx_pkts,
 		 (unsigned long long)d->tun_tx_pkts,
 		 (unsigned long long)ms.no_link,
@@ -88,7 +92,9 @@ static void stats_log(struct daemon *d)
 		 (unsigned long long)ms.reorder.late,
 		 (unsigned long long)ms.reorder.lost,
 		 (unsigned long long)ms.reorder.dup,
-		 (unsigned long long)ms.reorder.overflow);
+		 (unsigned long long)ms.reorder.overflow,
+		 (unsigned long long)ms.queued,
+		 (unsigned long long)ms.copies);
 }
 
 static void tun_rx_cb(struct ev_loop *loop, ev_io *w, int revents)

@@ -56,7 +56,7 @@ run_direction()	# SCHED TITLE DIR(tx|rx) [iperf3 flags]
 	late0=$(br_total "$recv" reorder_late)
 	ping_avg $((SECS * 5 - 10)) >"$BR_TMP/ping.$dir" &
 	local pp=$!
-	out=$(br_in "$BR_NS_SLAVE" iperf3 -c "$BR_SRV_IP" -t "$SECS" -f m "$@")
+	out=$(br_in "$BR_NS_SLAVE" iperf3 -c "$BR_SRV_IP" -t "$SECS" -f m ${BENCH_CC:+-C "$BENCH_CC"} "$@")
 	wait "$pp" || true
 	rtt=$(cat "$BR_TMP/ping.$dir")
 	gp=$(awk '/receiver/ { print $(NF-2) }' <<<"$out")
@@ -86,7 +86,7 @@ br_bg "$BR_NS_SRV" "$BR_TMP/iperf-s.log" iperf3 -s -B "$BR_SRV_IP"
 br_wait_listen "$BR_NS_SRV" tcp 5201
 echo
 echo "braid aggregate benchmark: links 8/20/12 Mbit/s, one-way 10/40/25 ms, 0.5 % loss on the 12; $SECS s per flow"
-for sched in earliest roundrobin; do
+for sched in ${BENCH_SCHEDS:-earliest roundrobin}; do
 	br_conf_master "$BR_TMP/master-$sched.conf" "scheduler = \"$sched\";"
 	# round-robin gets the weights that suit these links; earliest needs none
 	BR_SLAVE_EXTRA="scheduler = \"$sched\";"

@@ -1,0 +1,352 @@
+/* SPDX-License-Identifier: MIT */
+/* Which link each packet goes on: the one where it is expected to arrive
+ * first among those with room in their congestion window (backup links
+ * last), or weighted round-robin; a short queue while every link is
+ * full; and when a link stops delivering, its packets in flight resent on
+ * the others and the link probed until it answers. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bytes.h"
+#include "log.h"
+#include "multiplexer-int.h"
+
+enum tier { TIER_MAIN, TIER_BACKUP, TIER_STALLED, TIERS };
+
+int mux_sched_init(struct mux *m)
+{
+	m->q.pool = malloc(MUX_TXQ * m->slot_len);
+	return m->q.pool ? 0 : -ENOMEM;
+}
+
+void mux_sched_free(struct mux *m)
+{
+	free(m->q.pool);
+	m->q.pool = NULL;
+}
+
+int mux_link_sched_init(struct mux *m, struct mux_link *l)
+{
+	l->kept = calloc(MUX_KEEP, sizeof(*l->kept));
+	l->kept_pool = malloc(MUX_KEEP * m->slot_len);
+	if (!l->kept || !l->kept_pool) {
+		mux_link_sched_free(l);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void mux_link_sched_free(struct mux_link *l)
+{
+	free(l->kept);
+	free(l->kept_pool);
+	l->kept = NULL;
+	l->kept_pool = NULL;
+}
+
+static uint8_t *kept_msg(const struct mux *m, const struct mux_link *l,
+			 uint32_t lseq)
+{
+	return l->kept_pool + (lseq % MUX_KEEP) * m->slot_len;
+}
+
+/* Sends packet seq (msg: MUX_HDR_LEN bytes of room, then len bytes) on l
+ * and keeps a copy for resending. */
+static int xmit(struct mux *m, struct mux_link *l, uint32_t seq,
+		uint8_t *msg, size_t len)
+{
+	double now = ev_now(m->loop);
+	struct mux_kept *k = &l->kept[l->tx_lseq % MUX_KEEP];
+	uint8_t *copy = kept_msg(m, l, l->tx_lseq);
+	int err;
+
+	put_be32(msg, seq);
+	put_be32(msg + 4, l->tx_lseq);
+	err = m->cfg.ops->send(m->cfg.ctx, l->id, MUX_MSG_DATA, msg,
+			       len + MUX_HDR_LEN);
+	if (err < 0) {
+		l->st.send_fail++;
+		return err;
+	}
+	l->st.data_tx++;
+	mux_est_sent(&l->est, l->tx_lseq, len + MUX_HDR_LEN, now);
+	if (copy != msg)
+		memcpy(copy, msg, len + MUX_HDR_LEN);
+	*k = (struct mux_kept){ .seq = seq, .lseq = l->tx_lseq,
+				.len = (uint16_t)len, .at = now };
+	l->tx_lseq++;
+	return 0;
+}
+
+static enum tier tier_of(const struct mux_link *l)
+{
+	return l->stalled ? TIER_STALLED : l->backup ? TIER_BACKUP : TIER_MAIN;
+}
+
+/* The link (not skip) where len bytes sent now arrive first, from the
+ * best tier that has one with room (any, if force). -1 if none. */
+static int pick_earliest(struct mux *m, size_t len, int skip, bool force)
+{
+	double best_t[TIERS] = { INFINITY, INFINITY, INFINITY };
+	int best[TIERS] = { -1, -1, -1 };
+
+	for (size_t i = 0; i < MUX_MAX_LINKS; i++) {
+		struct mux_link *l = &m->links[i];
+		enum tier t = tier_of(l);
+		double at;
+
+		if (!m->wrr[i].eligible || (int)i == skip ||
+		    (!force && !mux_est_room(&l->est, len + MUX_HDR_LEN)))
+			continue;
+		at = mux_est_arrival(&l->est, len + MUX_HDR_LEN);
+		/* a stream link loses ties to a UDP one */
+		if (at < best_t[t] || (at == best_t[t] && best[t] >= 0 &&
+				       m->wrr[best[t]].stream &&
+				       !m->wrr[i].stream)) {
+			best_t[t] = at;
+			best[t] = (int)i;
+		}
+	}
+	for (int t = 0; t < TIERS; t++)
+		if (best[t] >= 0)
+			return best[t];
+	return -1;
+}
+
+static bool any_up(const struct mux *m)
+{
+	for (size_t i = 0; i < MUX_MAX_LINKS; i++)
+		if (m->wrr[i].eligible)
+			return true;
+	return false;
+}
+
+/* Sends the next packet on the best link, and in redundant mode on the
+ * second best too. A link that refuses the packet (interface gone,
+ * buffer full) is skipped for this packet, so the packet still leaves if
+ * any can. -EAGAIN: no link has room now. */
+static int send_one(struct mux *m, uint8_t *msg, size_t len)
+{
+	bool twice = m->cfg.redundant || m->peer_redundant;
+	int tried[MUX_MAX_LINKS], ntried = 0, first = -1, err = -EAGAIN;
+
+	for (;;) {
+		int i = pick_earliest(m, len, first, false);
+
+		if (i < 0)
+			break;
+		err = xmit(m, &m->links[i], m->tx_seq, msg, len);
+		if (err == 0) {
+			if (first >= 0) {
+				m->st.copies++;
+				break;
+			}
+			first = i;
+			if (!twice)
+				break;
+			continue;
+		}
+		/* the master's UDP links share one socket: full is full */
+		if (err == -ENOBUFS)
+			break;
+		m->wrr[i].eligible = false;
+		tried[ntried++] = i;
+	}
+	for (int k = 0; k < ntried; k++)
+		m->wrr[tried[k]].eligible = m->links[tried[k]].up;
+	if (first >= 0) {
+		m->tx_seq++;
+		return 0;
+	}
+	if (err == -EAGAIN && !any_up(m))
+		err = -ENETUNREACH;
+	return err;
+}
+
+/* Plain weighted round-robin, for comparison: no windows, no queue. */
+static int send_roundrobin(struct mux *m, uint8_t *msg, size_t len)
+{
+	int tried[MUX_MAX_LINKS], ntried = 0, err = -ENETUNREACH;
+
+	for (;;) {
+		int i = mux_wrr_pick(m->wrr, MUX_MAX_LINKS);
+
+		if (i < 0)
+			break;
+		err = xmit(m, &m->links[i], m->tx_seq, msg, len);
+		if (err == 0 || err == -ENOBUFS)
+			break;
+		m->wrr[i].eligible = false;
+		tried[ntried++] = i;
+	}
+	for (int k = 0; k < ntried; k++)
+		m->wrr[tried[k]].eligible = m->links[tried[k]].up;
+	m->tx_seq++;
+	return err;
+}
+
+static void txq_pop(struct mux_txq *q)
+{
+	q->head = (q->head + 1) % MUX_TXQ;
+	q->count--;
+}
+
+void mux_sched_drain(struct mux *m)
+{
+	struct mux_txq *q = &m->q;
+	double now = ev_now(m->loop);
+
+	while (q->count) {
+		uint8_t *msg = q->pool + q->head * m->slot_len;
+		int err;
+
+		/* waited too long: dropping it tells the sender to slow
+		 * down; sending it late only adds delay (bufferbloat) */
+		if (now - q->at[q->head] > MUX_TXQ_SOJOURN) {
+			m->st.congested++;
+			txq_pop(q);
+			continue;
+		}
+		err = send_one(m, msg, q->len[q->head]);
+		if (err == -EAGAIN)
+			return;
+		if (err == -ENETUNREACH)
+			m->st.no_link++;
+		txq_pop(q);
+	}
+}
+
+static int txq_add(struct mux *m, const uint8_t *pkt, size_t len)
+{
+	struct mux_txq *q = &m->q;
+	size_t tail = (q->head + q->count) % MUX_TXQ;
+
+	if (q->count == MUX_TXQ || len + MUX_HDR_LEN > m->slot_len) {
+		m->st.congested++;
+		return -ENOBUFS;
+	}
+	memcpy(q->pool + tail * m->slot_len + MUX_HDR_LEN, pkt, len);
+	q->len[tail] = (uint16_t)len;
+	q->at[tail] = ev_now(m->loop);
+	q->count++;
+	m->st.queued++;
+	return 0;
+}
+
+int mux_send(struct mux *m, uint8_t *pkt, size_t len)
+{
+	int err;
+
+	if (m->cfg.sched == MUX_SCHED_ROUNDROBIN) {
+		err = send_roundrobin(m, pkt - MUX_HDR_LEN, len);
+	} else {
+		mux_sched_drain(m);
+		if (m->q.count)		/* older packets go first */
+			return txq_add(m, pkt, len);
+		err = send_one(m, pkt - MUX_HDR_LEN, len);
+		if (err == -EAGAIN)
+			return txq_add(m, pkt, len);
+	}
+	if (err == -ENETUNREACH)
+		m->st.no_link++;
+	return err;
+}
+
+/* Resends l's packet lseq, with its sequence number, on the link (other
+ * than l, if other) where it now arrives first; the receiver drops second
+ * copies. False if no link can take it. */
+static bool resend(struct mux *m, struct mux_link *l, uint32_t lseq,
+		   bool other, double now)
+{
+	struct mux_kept *k = &l->kept[lseq % MUX_KEEP];
+	int i;
+
+	if (k->lseq != lseq || !k->at || now - k->at > MUX_RESEND_AGE ||
+	    !k->len)
+		return true;
+	i = pick_earliest(m, k->len, other ? (int)(l - m->links) : -1, true);
+	if (i < 0 || m->links[i].stalled)
+		return false;
+	if (xmit(m, &m->links[i], k->seq, kept_msg(m, l, lseq), k->len) == 0)
+		l->st.resent++;
+	k->at = 0;
+	return true;
+}
+
+static void resend_inflight(struct mux *m, struct mux_link *l, double now)
+{
+	for (uint32_t lseq = l->est.una; lseq != l->est.next_lseq; lseq++)
+		if (!resend(m, l, lseq, true, now))
+			return;
+}
+
+void mux_sched_lost(struct mux *m, struct mux_link *l, const struct mux_fb *fb)
+{
+	double now = ev_now(m->loop);
+	uint32_t una = l->est.una;
+
+	if (m->cfg.sched == MUX_SCHED_ROUNDROBIN ||
+	    (int32_t)(fb->lseq_max - una) <= 0 ||
+	    (int32_t)(fb->lseq_max - l->est.next_lseq) >= 0 ||
+	    fb->lseq_max - una > MUX_KEEP)
+		return;
+	/* a link keeps its packets in order: one missing below the newest
+	 * that arrived is lost */
+	for (uint32_t lseq = una; lseq != fb->lseq_max; lseq++) {
+		uint32_t k = fb->lseq_max - 1 - lseq;
+
+		if (k < 64 && !(fb->seen >> k & 1) && !resend(m, l, lseq, false, now))
+			return;
+	}
+}
+
+static void stall(struct mux *m, struct mux_link *l, double now)
+{
+	l->stalled = true;
+	l->st.stalls++;
+	log_info("link %s (id %u) stalled: nothing confirmed for %.0f ms",
+		 l->st.name, l->id, 1e3 * mux_est_rto(&l->est));
+	resend_inflight(m, l, now);
+	mux_est_forget_inflight(&l->est);
+	l->probe_wait = mux_est_rto(&l->est);
+	l->probe_at = now + l->probe_wait;
+}
+
+/* An empty data message: the receiver counts it in its feedback, which
+ * is all a probe needs. */
+static void probe(struct mux *m, struct mux_link *l, double now)
+{
+	uint8_t msg[MUX_HDR_LEN];
+
+	mux_est_forget_inflight(&l->est);
+	xmit(m, l, 0, msg, 0);
+	l->probe_wait *= 2;
+	if (l->probe_wait > MUX_PROBE_MAX)
+		l->probe_wait = MUX_PROBE_MAX;
+	l->probe_at = now + l->probe_wait;
+}
+
+void mux_sched_heard(struct mux *m, struct mux_link *l)
+{
+	if (l->stalled && l->probe_at > ev_now(m->loop))
+		l->probe_at = ev_now(m->loop);
+}
+
+void mux_sched_tick(struct mux *m, double now)
+{
+	if (m->cfg.sched == MUX_SCHED_ROUNDROBIN)
+		return;
+	for (size_t i = 0; i < MUX_MAX_LINKS; i++) {
+		struct mux_link *l = &m->links[i];
+
+		if (!l->used || !l->up)
+			continue;
+		if (!l->stalled && mux_est_stalled(&l->est, now))
+			stall(m, l, now);
+		else if (l->stalled && now >= l->probe_at)
+			probe(m, l, now);
+	}
+	mux_sched_drain(m);
+}
