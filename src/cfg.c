@@ -358,11 +358,13 @@ static int load_link(struct ctx *x, const config_setting_t *s, int idx,
 		     struct cfg *c)
 {
 	static const char *const known[] = { "name", "type", "id", "weight",
+					     "backup",
 					     "interface", "bind", "proxy",
 					     "username", "password",
 					     "fallback", NULL };
 	struct cfg_link *l = &c->links[idx];
 	const char *name, *ifname, *bind;
+	const config_setting_t *bk = config_setting_get_member(s, "backup");
 	double id = idx + 1, weight = 1;
 
 	if (!config_setting_is_group(s))
@@ -386,6 +388,9 @@ static int load_link(struct ctx *x, const config_setting_t *s, int idx,
 	snprintf(l->name, sizeof(l->name), "%s", name);
 	l->id = (uint16_t)id;
 	l->weight = (unsigned)weight;
+	if (bk && config_setting_type(bk) != CONFIG_TYPE_BOOL)
+		return fail(x, bk, "must be true or false");
+	l->backup = bk && config_setting_get_bool(bk);
 	if (id != (uint16_t)id || weight != (unsigned)weight)
 		return fail(x, s, "id and weight are whole numbers");
 	if (ifname) {
@@ -496,7 +501,8 @@ static int load_root(struct ctx *x, const config_setting_t *root,
 					     "listen", "master", "links",
 					     "keepalive", "dead_time",
 					     "control", "user", "rekey",
-					     "listen_tcp", "scheduler", NULL };
+					     "listen_tcp", "scheduler", "bonding",
+					     NULL };
 	const config_setting_t *lt = config_setting_get_member(root,
 							       "listen_tcp");
 	const char *mode, *control, *user;
@@ -533,7 +539,14 @@ static int load_root(struct ctx *x, const config_setting_t *root,
 	    strcmp(control, "roundrobin"))
 		return fail(x, config_setting_get_member(root, "scheduler"),
 			    "must be \"earliest\" or \"roundrobin\"");
-	c->earliest = control && !strcmp(control, "earliest");
+	c->roundrobin = control && !strcmp(control, "roundrobin");
+	if (get_string(x, root, "bonding", &control) < 0)
+		return -1;
+	if (control && strcmp(control, "aggregate") &&
+	    strcmp(control, "redundant"))
+		return fail(x, config_setting_get_member(root, "bonding"),
+			    "must be \"aggregate\" or \"redundant\"");
+	c->redundant = control && !strcmp(control, "redundant");
 	if (get_string(x, root, "control", &control) < 0)
 		return -1;
 	if (control && (!*control || strlen(control) >= sizeof(c->control)))

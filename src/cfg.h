@@ -22,6 +22,7 @@ struct cfg_link {
 	enum cfg_link_type type;
 	uint16_t id;
 	unsigned weight;
+	bool backup;			/* only when the others are down/full */
 	char ifname[IFNAMSIZ];		/* "" = any interface */
 	struct sockaddr_storage bind;	/* bind_len 0 = any source */
 	socklen_t bind_len;
@@ -47,7 +48,8 @@ struct cfg {
 	double dead_time;
 	double rekey;			/* slave: seconds between handshakes */
 	bool listen_tcp;		/* master: take CONNECT streams */
-	bool earliest;			/* scheduler = "earliest" */
+	bool roundrobin;		/* scheduler = "roundrobin" */
+	bool redundant;			/* bonding = "redundant" */
 	char control[108];
 	char user[64];			/* runs as this user after set-up */
 	struct cfg_link links[CFG_MAX_LINKS];

@@ -234,8 +234,9 @@ static int setup_links(struct daemon *d)
 			     .no_tcp = !c->listen_tcp,
 			     .ops = &lm_ops, .ctx = d };
 	struct mux_cfg mc = { .master = c->master, .max_packet = c->mtu,
-			      .sched = c->earliest ? MUX_SCHED_EARLIEST :
-						     MUX_SCHED_ROUNDROBIN,
+			      .sched = c->roundrobin ? MUX_SCHED_ROUNDROBIN :
+						       MUX_SCHED_EARLIEST,
+			      .redundant = c->redundant,
 			      .keepalive = c->keepalive,
 			      .dead_time = c->dead_time, .ops = &mux_ops,
 			      .ctx = d };
@@ -272,6 +273,8 @@ static int setup_links(struct daemon *d)
 		err = lm_link_add(d->lm, &lc);
 		if (err == 0)
 			err = mux_link_add(d->mux, l->id, l->name, l->weight);
+		if (err == 0)
+			mux_link_set_backup(d->mux, l->id, l->backup);
 		if (err < 0) {
 			log_warnx("link %s: %s", l->name, strerror(-err));
 			return err;

@@ -280,9 +280,15 @@ START_TEST(link_ids_weights)
 		"  { name = \"b\"; type = \"udp\"; id = 40; weight = 1000; },\n"
 		"  { name = \"c\"; type = \"udp\"; "
 		"bind = \"2001:db8::10\"; },\n"
-		"  { name = \"d\"; type = \"udp\"; id = 65535; weight = 3; }\n"
+		"  { name = \"d\"; type = \"udp\"; id = 65535; weight = 3; "
+		"backup = true; }\n"
 		");\n");
 	ck_assert_uint_eq(c.nlinks, 4);
+	ck_assert(!c.links[0].backup);
+	ck_assert(c.links[3].backup);
+	/* the defaults: earliest arrival, aggregate */
+	ck_assert(!c.roundrobin);
+	ck_assert(!c.redundant);
 	ck_assert_uint_eq(c.links[0].id, 1);
 	ck_assert_uint_eq(c.links[0].weight, 1);
 	ck_assert_str_eq(c.links[0].ifname, "");
@@ -718,6 +724,22 @@ START_TEST(err_keepalive)
 }
 END_TEST
 
+START_TEST(bonding_and_scheduler)
+{
+	load_ok(HEAD_MASTER "listen = \":1\";\nbonding = \"redundant\";\n"
+		"scheduler = \"roundrobin\";\n");
+	ck_assert(c.redundant);
+	ck_assert(c.roundrobin);
+	expect_err(load(HEAD_MASTER "listen = \":1\";\n"
+			"bonding = \"double\";\n"),
+		   5, "bonding", "\"aggregate\" or \"redundant\"");
+	expect_err(load(HEAD_SLAVE "master = \"1.2.3.4:5\";\n"
+			"links = ( { name = \"a\"; type = \"udp\"; "
+			"backup = 1; } );\n"),
+		   5, "links[0].backup", "true or false");
+}
+END_TEST
+
 START_TEST(err_mode_missing)
 {
 	expect_err(load("key = \"" KEY_B64 "\";\n"
@@ -940,6 +962,7 @@ static Suite *cfg_suite(void)
 	tcase_add_test(tc, err_mode_missing);
 	tcase_add_test(tc, err_mode_invalid);
 	tcase_add_test(tc, err_mode_type);
+	tcase_add_test(tc, bonding_and_scheduler);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("key");

@@ -3,8 +3,8 @@
 # Benchmark (prints figures): a link cut mid-transfer and restored. Same
 # links as aggregate.sh; one TCP flow slave -> srv; 3 s in, the 20 Mbit/s
 # link loses everything (both ways), 4 s later it comes back. Prints the
-# longest gap in delivered data and whether the flow survived, for the
-# default dead_time and for dead_time = 0.3.
+# longest gap in delivered data and whether the flow survived, for each
+# scheduler (default dead_time).
 # Usage (root): tests/bench/failover.sh [build-dir]
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -48,10 +48,10 @@ PY
 echo
 echo "braid failover benchmark: links 8/20/12 Mbit/s, one-way 10/40/25 ms; the 20 Mbit/s link cut 3 s into a $((SIZE >> 20)) MiB transfer, back 4 s later"
 port=7400
-for dead in 1.0 0.3; do
+for dead in ${BENCH_SCHEDS:-earliest roundrobin}; do
 	port=$((port + 1))
-	br_conf_master "$BR_TMP/m$dead.conf" "dead_time = $dead;"
-	BR_SLAVE_EXTRA="dead_time = $dead;"
+	br_conf_master "$BR_TMP/m$dead.conf" "scheduler = \"$dead\";"
+	BR_SLAVE_EXTRA="scheduler = \"$dead\";"
 	br_conf_slave "$BR_TMP/s$dead.conf" "$BR_MASTER_IP:$BR_PORT" \
 		"$(br_link_iface l8 u1 8)" "$(br_link_iface l20 u2 20)" \
 		"$(br_link_iface l12 u3 12)"
@@ -75,11 +75,11 @@ for dead in 1.0 0.3; do
 	br_wait_pid "$rx" 120 || br_fail "transfer not finished in 120 s"
 	res=$(cat "$BR_TMP/gaps$dead.out")
 	bytes=$(sed -E 's/.*bytes=([0-9]+).*/\1/' <<<"$res")
-	printf '  dead_time %s s: longest gap %s ms (at %s s), %s of %s bytes, flow %s\n' \
+	printf '  %-10s: longest gap %s ms (at %s s), %s of %s bytes, flow %s\n' \
 		"$dead" "$(sed -E 's/.*gap_ms=([0-9]+).*/\1/' <<<"$res")" \
 		"$(sed -E 's/.*gap_at_s=([0-9.]+).*/\1/' <<<"$res")" "$bytes" "$SIZE" \
 		"$([[ $bytes == "$SIZE" ]] && echo survived || echo BROKEN)"
-	grep -Eo 'link l20 \(id [0-9]+\) (down|up).*' "$BR_TMP/s$dead.log" | sed 's/^/      slave: /' | tail -3
+	grep -Eo 'link l20 \(id [0-9]+\) (down|up|stalled|delivers).*' "$BR_TMP/s$dead.log" | sed 's/^/      slave: /' | head -4
 	br_stop slave
 	br_stop master
 done
