@@ -96,6 +96,7 @@ struct mux_slot {
 	bool done;		/* packet done_seq was delivered */
 	bool gave_up;		/* packet done_seq was given up on ... */
 	double hole_at;		/* ... after waiting since this */
+	double at;		/* when the held packet arrived */
 	uint16_t len;
 	uint32_t seq, done_seq;
 };
@@ -171,6 +172,8 @@ struct mux_txq {
 	size_t head, count;
 	double at[MUX_TXQ];
 	uint16_t len[MUX_TXQ];
+	bool resend[MUX_TXQ];	/* keeps seq; at is when first sent */
+	uint32_t seq[MUX_TXQ];
 	uint8_t *pool;		/* MUX_TXQ buffers of MUX_HDR_LEN + max_packet */
 };
 

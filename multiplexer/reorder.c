@@ -99,28 +99,47 @@ static void drain(struct mux_reorder *r, mux_deliver_fn fn, void *ctx)
 	}
 }
 
+/* The first packet held beyond next (all lie within cap of it); its
+ * arrival is when the hole before it began. */
+static struct mux_slot *first_held(struct mux_reorder *r, uint32_t *k)
+{
+	for (*k = 1; *k < r->cap; (*k)++) {
+		struct mux_slot *s = slot_of(r, r->next + *k);
+
+		if (s->used && s->seq == r->next + *k)
+			return s;
+	}
+	return NULL;
+}
+
+/* The hole now at next began when the first packet after it came. */
+static void hole_began(struct mux_reorder *r)
+{
+	uint32_t k;
+	struct mux_slot *s = r->held ? first_held(r, &k) : NULL;
+
+	r->hole_since = s ? s->at : 0;
+}
+
 /* Gives up the hole(s) at next: skips to the oldest held packet, the
- * first one found looking forward from next (all lie within cap of it). */
+ * first one found looking forward from next. */
 static void skip_hole(struct mux_reorder *r, mux_deliver_fn fn, void *ctx)
 {
-	for (uint32_t k = 1; k < r->cap; k++) {
-		struct mux_slot *s = slot_of(r, r->next + k);
+	uint32_t k;
 
-		if (s->used && s->seq == r->next + k) {
-			for (uint32_t j = 0; j < k; j++) {
-				struct mux_slot *g = slot_of(r, r->next + j);
+	if (!first_held(r, &k))
+		return;
+	for (uint32_t j = 0; j < k; j++) {
+		struct mux_slot *g = slot_of(r, r->next + j);
 
-				g->done = false;
-				g->gave_up = true;
-				g->done_seq = r->next + j;
-				g->hole_at = r->hole_since;
-			}
-			r->st.lost += k;
-			r->next += k;
-			drain(r, fn, ctx);
-			return;
-		}
+		g->done = false;
+		g->gave_up = true;
+		g->done_seq = r->next + j;
+		g->hole_at = r->hole_since;
 	}
+	r->st.lost += k;
+	r->next += k;
+	drain(r, fn, ctx);
 }
 
 /* Takes packet seq (already known to be authentic). fn receives packets
@@ -149,7 +168,7 @@ void mux_reorder_in(struct mux_reorder *r, uint32_t seq, const uint8_t *pkt,
 		/* its hole was given up: late, but still worth having; and
 		 * holes are waited for as long as this one took */
 		r->st.late++;
-		if (o->gave_up && o->done_seq == seq && o->hole_at)
+		if (o->gave_up && o->done_seq == seq)
 			note_late(r, now - o->hole_at, now);
 		done(r, seq);
 		fn(ctx, (uint8_t *)pkt, len);
@@ -163,8 +182,7 @@ void mux_reorder_in(struct mux_reorder *r, uint32_t seq, const uint8_t *pkt,
 		r->next++;
 		fn(ctx, (uint8_t *)pkt, len);
 		drain(r, fn, ctx);
-		if (r->held)
-			r->hole_since = now;	/* the next hole starts now */
+		hole_began(r);
 		return;
 	}
 	if ((size_t)d >= r->cap || len > r->slot_len) {
@@ -187,6 +205,7 @@ void mux_reorder_in(struct mux_reorder *r, uint32_t seq, const uint8_t *pkt,
 	s->used = true;
 	s->seq = seq;
 	s->len = (uint16_t)len;
+	s->at = now;
 	memcpy(r->pool + (s - r->slots) * r->slot_len, pkt, len);
 	if (!r->held)
 		r->hole_since = now;
@@ -199,8 +218,9 @@ void mux_reorder_give_up(struct mux_reorder *r, double now, mux_deliver_fn fn,
 {
 	if (!r->held)
 		return;
+	(void)now;
 	skip_hole(r, fn, ctx);
-	r->hole_since = r->held ? now : 0;
+	hole_began(r);
 }
 
 double mux_reorder_deadline(const struct mux_reorder *r)

@@ -86,19 +86,24 @@ static enum tier tier_of(const struct mux_link *l)
 }
 
 /* The link (not skip) where len bytes sent now arrive first, from the
- * best tier that has one with room (any, if force). -1 if none. */
-static int pick_earliest(struct mux *m, size_t len, int skip, bool force)
+ * best tier that has one with room. Stalled links only when no other is
+ * up. -1 if none. */
+static int pick_earliest(struct mux *m, size_t len, int skip)
 {
 	double best_t[TIERS] = { INFINITY, INFINITY, INFINITY };
 	int best[TIERS] = { -1, -1, -1 };
+	bool live = false;
 
 	for (size_t i = 0; i < MUX_MAX_LINKS; i++) {
 		struct mux_link *l = &m->links[i];
 		enum tier t = tier_of(l);
 		double at;
 
-		if (!m->wrr[i].eligible || (int)i == skip ||
-		    (!force && !mux_est_room(&l->est, len + MUX_HDR_LEN)))
+		if (!m->wrr[i].eligible || (int)i == skip)
+			continue;
+		if (t != TIER_STALLED)
+			live = true;
+		if (!mux_est_room(&l->est, len + MUX_HDR_LEN))
 			continue;
 		at = mux_est_arrival(&l->est, len + MUX_HDR_LEN);
 		/* a stream link loses ties to a UDP one */
@@ -109,10 +114,11 @@ static int pick_earliest(struct mux *m, size_t len, int skip, bool force)
 			best[t] = (int)i;
 		}
 	}
-	for (int t = 0; t < TIERS; t++)
-		if (best[t] >= 0)
-			return best[t];
-	return -1;
+	if (best[TIER_MAIN] >= 0)
+		return best[TIER_MAIN];
+	if (best[TIER_BACKUP] >= 0)
+		return best[TIER_BACKUP];
+	return live ? -1 : best[TIER_STALLED];
 }
 
 static bool any_up(const struct mux *m)
@@ -123,21 +129,23 @@ static bool any_up(const struct mux *m)
 	return false;
 }
 
-/* Sends the next packet on the best link, and in redundant mode on the
- * second best too. A link that refuses the packet (interface gone,
- * buffer full) is skipped for this packet, so the packet still leaves if
- * any can. -EAGAIN: no link has room now. */
-static int send_one(struct mux *m, uint8_t *msg, size_t len)
+/* Sends the next packet (or the resend of seq) on the best link, and in
+ * redundant mode on the second best too. A link that refuses the packet
+ * (interface gone, buffer full) is skipped for this packet, so the packet
+ * still leaves if any can. -EAGAIN: no link has room now. */
+static int send_one(struct mux *m, uint8_t *msg, size_t len, bool resend,
+		    uint32_t seq)
 {
-	bool twice = m->cfg.redundant || m->peer_redundant;
+	bool twice = (m->cfg.redundant || m->peer_redundant) && !resend;
 	int tried[MUX_MAX_LINKS], ntried = 0, first = -1, err = -EAGAIN;
 
 	for (;;) {
-		int i = pick_earliest(m, len, first, false);
+		int i = pick_earliest(m, len, first);
 
 		if (i < 0)
 			break;
-		err = xmit(m, &m->links[i], m->tx_seq, msg, len);
+		err = xmit(m, &m->links[i], resend ? seq : m->tx_seq, msg,
+			   len);
 		if (err == 0) {
 			if (first >= 0) {
 				m->st.copies++;
@@ -157,7 +165,8 @@ static int send_one(struct mux *m, uint8_t *msg, size_t len)
 	for (int k = 0; k < ntried; k++)
 		m->wrr[tried[k]].eligible = m->links[tried[k]].up;
 	if (first >= 0) {
-		m->tx_seq++;
+		if (!resend)
+			m->tx_seq++;
 		return 0;
 	}
 	if (err == -EAGAIN && !any_up(m))
@@ -203,13 +212,16 @@ void mux_sched_drain(struct mux *m)
 		int err;
 
 		/* waited too long: dropping it tells the sender to slow
-		 * down; sending it late only adds delay (bufferbloat) */
-		if (now - q->at[q->head] > MUX_TXQ_SOJOURN) {
-			m->st.congested++;
+		 * down; sending it late only adds delay (bufferbloat). A
+		 * resend is worth sending while the receiver may wait. */
+		if (now - q->at[q->head] > (q->resend[q->head] ?
+					    MUX_RESEND_AGE : MUX_TXQ_SOJOURN)) {
+			m->st.congested += !q->resend[q->head];
 			txq_pop(q);
 			continue;
 		}
-		err = send_one(m, msg, q->len[q->head]);
+		err = send_one(m, msg, q->len[q->head], q->resend[q->head],
+			       q->seq[q->head]);
 		if (err == -EAGAIN)
 			return;
 		if (err == -ENETUNREACH)
@@ -230,9 +242,30 @@ static int txq_add(struct mux *m, const uint8_t *pkt, size_t len)
 	memcpy(q->pool + tail * m->slot_len + MUX_HDR_LEN, pkt, len);
 	q->len[tail] = (uint16_t)len;
 	q->at[tail] = ev_now(m->loop);
+	q->resend[tail] = false;
 	q->count++;
 	m->st.queued++;
 	return 0;
+}
+
+/* A resend goes first; if the queue is full, the newest packet makes
+ * room for it. */
+static void txq_add_resend(struct mux *m, const uint8_t *msg, size_t len,
+			   uint32_t seq, double at)
+{
+	struct mux_txq *q = &m->q;
+
+	if (q->count == MUX_TXQ) {
+		q->count--;
+		m->st.congested++;
+	}
+	q->head = (q->head + MUX_TXQ - 1) % MUX_TXQ;
+	q->count++;
+	memcpy(q->pool + q->head * m->slot_len, msg, len + MUX_HDR_LEN);
+	q->len[q->head] = (uint16_t)len;
+	q->at[q->head] = at;
+	q->resend[q->head] = true;
+	q->seq[q->head] = seq;
 }
 
 int mux_send(struct mux *m, uint8_t *pkt, size_t len)
@@ -245,7 +278,7 @@ int mux_send(struct mux *m, uint8_t *pkt, size_t len)
 		mux_sched_drain(m);
 		if (m->q.count)		/* older packets go first */
 			return txq_add(m, pkt, len);
-		err = send_one(m, pkt - MUX_HDR_LEN, len);
+		err = send_one(m, pkt - MUX_HDR_LEN, len, false, 0);
 		if (err == -EAGAIN)
 			return txq_add(m, pkt, len);
 	}
@@ -254,32 +287,27 @@ int mux_send(struct mux *m, uint8_t *pkt, size_t len)
 	return err;
 }
 
-/* Resends l's packet lseq, with its sequence number, on the link (other
- * than l, if other) where it now arrives first; the receiver drops second
- * copies. False if no link can take it. */
-static bool resend(struct mux *m, struct mux_link *l, uint32_t lseq,
-		   bool other, double now)
+/* Queues l's packet lseq to go again, first, with its sequence number,
+ * on the link where it then arrives first; the receiver drops second
+ * copies. */
+static void resend(struct mux *m, struct mux_link *l, uint32_t lseq,
+		   double now)
 {
 	struct mux_kept *k = &l->kept[lseq % MUX_KEEP];
-	int i;
 
 	if (k->lseq != lseq || !k->at || now - k->at > MUX_RESEND_AGE ||
 	    !k->len)
-		return true;
-	i = pick_earliest(m, k->len, other ? (int)(l - m->links) : -1, true);
-	if (i < 0 || m->links[i].stalled)
-		return false;
-	if (xmit(m, &m->links[i], k->seq, kept_msg(m, l, lseq), k->len) == 0)
-		l->st.resent++;
+		return;
+	txq_add_resend(m, kept_msg(m, l, lseq), k->len, k->seq, k->at);
+	l->st.resent++;
 	k->at = 0;
-	return true;
 }
 
+/* Everything l had in flight, oldest first. */
 static void resend_inflight(struct mux *m, struct mux_link *l, double now)
 {
-	for (uint32_t lseq = l->est.una; lseq != l->est.next_lseq; lseq++)
-		if (!resend(m, l, lseq, true, now))
-			return;
+	for (uint32_t lseq = l->est.next_lseq; lseq != l->est.una; lseq--)
+		resend(m, l, lseq - 1, now);
 }
 
 void mux_sched_lost(struct mux *m, struct mux_link *l, const struct mux_fb *fb)
@@ -294,11 +322,11 @@ void mux_sched_lost(struct mux *m, struct mux_link *l, const struct mux_fb *fb)
 		return;
 	/* a link keeps its packets in order: one missing below the newest
 	 * that arrived is lost */
-	for (uint32_t lseq = una; lseq != fb->lseq_max; lseq++) {
-		uint32_t k = fb->lseq_max - 1 - lseq;
+	for (uint32_t k = 0; k < 64 && fb->lseq_max - k != una; k++) {
+		uint32_t lseq = fb->lseq_max - 1 - k;	/* newest first */
 
-		if (k < 64 && !(fb->seen >> k & 1) && !resend(m, l, lseq, false, now))
-			return;
+		if (!(fb->seen >> k & 1))
+			resend(m, l, lseq, now);
 	}
 }
 

@@ -32,7 +32,7 @@ s.bind((ip, port))
 s.listen(1)
 c, _ = s.accept()
 start = last = time.monotonic()
-total, gap, at = 0, 0.0, 0.0
+total, gap, at, gaps = 0, 0.0, 0.0, []
 while True:
     d = c.recv(1 << 16)
     if not d:
@@ -40,9 +40,11 @@ while True:
     now = time.monotonic()
     if total and now - last > gap:
         gap, at = now - last, now - start
+    if total and now - last > 0.1:
+        gaps.append(f"{now - start:.2f}s:{(now - last) * 1000:.0f}ms")
     last = now
     total += len(d)
-print(f"bytes={total} gap_ms={gap * 1000:.0f} gap_at_s={at:.1f} secs={last - start:.1f}")
+print(f"bytes={total} gap_ms={gap * 1000:.0f} gap_at_s={at:.1f} secs={last - start:.1f} gaps>100ms={' '.join(gaps[:8])}")
 PY
 
 echo
