@@ -7,6 +7,8 @@
 # efficiency (goodput / sum of link rates), each link's share, RTT through
 # the tunnel idle and under load, and the reorder counters.
 # Usage (root): tests/bench/aggregate.sh [build-dir] [SECS]
+# Environment: BENCH_CC=cubic|bbr|reno (the flow's TCP congestion control;
+# default: the system's), BENCH_SCHEDS="earliest roundrobin".
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=$(realpath "${1:-$ROOT/build}")
@@ -85,7 +87,11 @@ br_genkey
 br_bg "$BR_NS_SRV" "$BR_TMP/iperf-s.log" iperf3 -s -B "$BR_SRV_IP"
 br_wait_listen "$BR_NS_SRV" tcp 5201
 echo
-echo "braid aggregate benchmark: links 8/20/12 Mbit/s, one-way 10/40/25 ms, 0.5 % loss on the 12; $SECS s per flow"
+cc=${BENCH_CC:-$(br_in "$BR_NS_SLAVE" sysctl -n net.ipv4.tcp_congestion_control)}
+echo "braid aggregate benchmark: links 8/20/12 Mbit/s, one-way 10/40/25 ms, 0.5 % loss on the 12; $SECS s per flow, TCP $cc"
+# what a full link carries of TCP payload: MSS 1348 (MTU 1400 less IP, TCP
+# and timestamps) in a frame of 1400 + 48 (braid) + 28 (UDP/IP) + 14
+echo "  (per-packet overhead caps efficiency at $(awk 'BEGIN { printf "%.3f", 1348 / (1400 + 48 + 28 + 14) }'))"
 for sched in ${BENCH_SCHEDS:-earliest roundrobin}; do
 	br_conf_master "$BR_TMP/master-$sched.conf" "scheduler = \"$sched\";"
 	# round-robin gets the weights that suit these links; earliest needs none
