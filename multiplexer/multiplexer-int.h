@@ -195,6 +195,10 @@ struct mux {
 	struct mux_wrr wrr[MUX_MAX_LINKS];	/* parallel to links[] */
 };
 
+/* classify.c: is pkt UDP or TCP from or to one of the n ports? */
+bool mux_chosen(const uint16_t *ports, size_t n, const uint8_t *pkt,
+		size_t len);
+
 /* sched.c: which link each packet goes on. */
 int mux_sched_init(struct mux *m);
 void mux_sched_free(struct mux *m);

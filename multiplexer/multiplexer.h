@@ -11,6 +11,7 @@
 
 #define MUX_MAX_LINKS 64
 #define MUX_NAME_LEN 32
+#define MUX_MAX_PORTS 16
 
 /* Message types the multiplexer puts in the wire header's type field. */
 enum mux_msg {
@@ -40,6 +41,9 @@ struct mux_cfg {
 	size_t max_packet;	/* largest packet to hold for reordering */
 	enum mux_sched sched;
 	bool redundant;		/* every packet on the two best links */
+	/* or only UDP and TCP to or from these ports */
+	uint16_t redundant_ports[MUX_MAX_PORTS];
+	size_t n_redundant_ports;
 	double keepalive;	/* slave: seconds between keepalives per link */
 	double dead_time;	/* seconds of silence before a link is down */
 	const struct mux_ops *ops;

@@ -136,7 +136,10 @@ static bool any_up(const struct mux *m)
 static int send_one(struct mux *m, uint8_t *msg, size_t len, bool resend,
 		    uint32_t seq)
 {
-	bool twice = (m->cfg.redundant || m->peer_redundant) && !resend;
+	bool twice = (m->cfg.redundant || m->peer_redundant ||
+		      mux_chosen(m->cfg.redundant_ports,
+				 m->cfg.n_redundant_ports, msg + MUX_HDR_LEN,
+				 len)) && !resend;
 	int tried[MUX_MAX_LINKS], ntried = 0, first = -1, err = -EAGAIN;
 
 	for (;;) {

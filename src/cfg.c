@@ -494,6 +494,35 @@ static int load_timing(struct ctx *x, const config_setting_t *root,
 	return 0;
 }
 
+/* redundant_ports = [ 53, 3478 ]: chosen traffic sent on two links. */
+static int load_ports(struct ctx *x, const config_setting_t *root,
+		      struct cfg *c)
+{
+	const config_setting_t *l = config_setting_get_member(root,
+							      "redundant_ports");
+	size_t max = sizeof(c->redundant_ports) / sizeof(c->redundant_ports[0]);
+
+	if (!l)
+		return 0;
+	if (!config_setting_is_array(l) && !config_setting_is_list(l))
+		return fail(x, l, "must be a list of port numbers: [ 53, 3478 ]");
+	if ((size_t)config_setting_length(l) > max)
+		return fail(x, l, "at most %zu ports", max);
+	for (int i = 0; i < config_setting_length(l); i++) {
+		const config_setting_t *e = config_setting_get_elem(l, i);
+		long long v;
+
+		if (config_setting_type(e) != CONFIG_TYPE_INT &&
+		    config_setting_type(e) != CONFIG_TYPE_INT64)
+			return fail(x, l, "must be a list of port numbers");
+		v = config_setting_get_int64(e);
+		if (v < 1 || v > 65535)
+			return fail(x, l, "ports are 1..65535, not %lld", v);
+		c->redundant_ports[c->n_redundant_ports++] = (uint16_t)v;
+	}
+	return 0;
+}
+
 static int load_root(struct ctx *x, const config_setting_t *root,
 		     struct cfg *c)
 {
@@ -502,7 +531,7 @@ static int load_root(struct ctx *x, const config_setting_t *root,
 					     "keepalive", "dead_time",
 					     "control", "user", "rekey",
 					     "listen_tcp", "scheduler", "bonding",
-					     NULL };
+					     "redundant_ports", NULL };
 	const config_setting_t *lt = config_setting_get_member(root,
 							       "listen_tcp");
 	const char *mode, *control, *user;
@@ -547,6 +576,8 @@ static int load_root(struct ctx *x, const config_setting_t *root,
 		return fail(x, config_setting_get_member(root, "bonding"),
 			    "must be \"aggregate\" or \"redundant\"");
 	c->redundant = control && !strcmp(control, "redundant");
+	if (load_ports(x, root, c) < 0)
+		return -1;
 	if (get_string(x, root, "control", &control) < 0)
 		return -1;
 	if (control && (!*control || strlen(control) >= sizeof(c->control)))

@@ -50,6 +50,8 @@ struct cfg {
 	bool listen_tcp;		/* master: take CONNECT streams */
 	bool roundrobin;		/* scheduler = "roundrobin" */
 	bool redundant;			/* bonding = "redundant" */
+	uint16_t redundant_ports[16];	/* or only UDP/TCP on these */
+	size_t n_redundant_ports;
 	char control[108];
 	char user[64];			/* runs as this user after set-up */
 	struct cfg_link links[CFG_MAX_LINKS];

@@ -242,6 +242,9 @@ static int setup_links(struct daemon *d)
 			      .ctx = d };
 	int err;
 
+	memcpy(mc.redundant_ports, c->redundant_ports,
+	       sizeof(mc.redundant_ports));
+	mc.n_redundant_ports = c->n_redundant_ports;
 	memcpy(lc.key, c->key, sizeof(lc.key));
 	err = lm_new(&d->lm, d->loop, &lc);
 	sodium_memzero(&lc, sizeof(lc));

@@ -730,6 +730,18 @@ START_TEST(bonding_and_scheduler)
 		"scheduler = \"roundrobin\";\n");
 	ck_assert(c.redundant);
 	ck_assert(c.roundrobin);
+	load_ok(HEAD_MASTER "listen = \":1\";\n"
+		"redundant_ports = [ 53, 3478, 65535 ];\n");
+	ck_assert(!c.redundant);
+	ck_assert_uint_eq(c.n_redundant_ports, 3);
+	ck_assert_uint_eq(c.redundant_ports[1], 3478);
+	ck_assert_uint_eq(c.redundant_ports[2], 65535);
+	expect_err(load(HEAD_MASTER "listen = \":1\";\n"
+			"redundant_ports = [ 53, 70000 ];\n"),
+		   5, "redundant_ports", "1..65535");
+	expect_err(load(HEAD_MASTER "listen = \":1\";\n"
+			"redundant_ports = 53;\n"),
+		   5, "redundant_ports", "list of port numbers");
 	expect_err(load(HEAD_MASTER "listen = \":1\";\n"
 			"bonding = \"double\";\n"),
 		   5, "bonding", "\"aggregate\" or \"redundant\"");

@@ -1071,6 +1071,64 @@ START_TEST(mux_redundant_two_copies)
 }
 END_TEST
 
+/* Chosen traffic: UDP or TCP to or from a listed port, IPv4 or IPv6;
+ * later fragments, other protocols and truncated headers are not. */
+START_TEST(classify_ports)
+{
+	static const uint16_t ports[] = { 53, 3478 };
+	uint8_t v4[28] = { 0x45, [9] = 17, [20] = 0x30, [21] = 0x39,
+			   [22] = 0, [23] = 53 };
+	uint8_t v6[48] = { 0x60, [6] = 6, [40] = 0x0d, [41] = 0x96,
+			   [42] = 0x30, [43] = 0x39 };
+
+	ck_assert(mux_chosen(ports, 2, v4, sizeof(v4)));	/* to 53 */
+	ck_assert(mux_chosen(ports, 2, v6, sizeof(v6)));	/* from 3478 */
+	ck_assert(!mux_chosen(ports, 0, v4, sizeof(v4)));
+	ck_assert(!mux_chosen(ports, 1, v6, sizeof(v6)));
+	ck_assert(!mux_chosen(ports, 2, v4, 22));		/* truncated */
+	ck_assert(!mux_chosen(ports, 2, v4, 0));
+	v4[9] = 1;						/* ICMP */
+	ck_assert(!mux_chosen(ports, 2, v4, sizeof(v4)));
+	v4[9] = 17;
+	v4[7] = 8;						/* a fragment */
+	ck_assert(!mux_chosen(ports, 2, v4, sizeof(v4)));
+	v4[7] = 0;
+	v4[0] = 0x46;						/* options */
+	ck_assert(!mux_chosen(ports, 2, v4, sizeof(v4)));
+	v6[6] = 0;						/* hop-by-hop */
+	ck_assert(!mux_chosen(ports, 2, v6, sizeof(v6)));
+}
+END_TEST
+
+/* Only the chosen traffic goes twice. */
+START_TEST(mux_redundant_ports)
+{
+	struct mux_cfg c = { .keepalive = 0.02, .dead_time = 0.1,
+			     .ops = &fake_ops, .ctx = &fk,
+			     .redundant_ports = { 53 }, .n_redundant_ports = 1 };
+	uint8_t dns[MUX_HDR_LEN + 28] = { [MUX_HDR_LEN] = 0x45,
+		[MUX_HDR_LEN + 9] = 17, [MUX_HDR_LEN + 23] = 53 };
+	uint8_t web[MUX_HDR_LEN + 28];
+	struct mux_stats ms;
+
+	mux_free(mux);
+	ck_assert_int_eq(mux_new(&mux, loop, &c), 0);
+	memcpy(web, dns, sizeof(web));
+	web[MUX_HDR_LEN + 23] = 80;
+	mux_link_add(mux, 1, "a", 1);
+	mux_link_add(mux, 2, "b", 1);
+	ack(1);
+	ack(2);
+	for (int i = 0; i < 10; i++) {
+		ck_assert_int_eq(mux_send(mux, dns + MUX_HDR_LEN, 28), 0);
+		ck_assert_int_eq(mux_send(mux, web + MUX_HDR_LEN, 28), 0);
+	}
+	mux_stats(mux, &ms);
+	ck_assert_int_eq(ms.copies, 10);
+	ck_assert_int_eq(fk.per_link[1] + fk.per_link[2], 30);
+}
+END_TEST
+
 /* With resends, a hole known lost is waited for a little longer — its
  * resend may still come — and then given up. */
 START_TEST(mux_hole_waits_for_resend)
@@ -1158,6 +1216,8 @@ static Suite *mux_suite(void)
 	tc = tcase_create("redundant");
 	tcase_add_checked_fixture(tc, redundant_setup, mux_teardown);
 	tcase_add_test(tc, mux_redundant_two_copies);
+	tcase_add_test(tc, classify_ports);
+	tcase_add_test(tc, mux_redundant_ports);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("reorder");
