@@ -22,6 +22,7 @@
 #define CWND_INIT (16 * 1500)
 #define RTT_UNKNOWN 0.100	/* s assumed before the first sample */
 #define STALL_MARGIN 0.030	/* s on top of srtt + 4 rttvar */
+#define RATE_IVAL_MIN 0.002	/* s: shorter rate samples are noise */
 
 void mux_est_init(struct mux_est *e)
 {
@@ -74,6 +75,7 @@ void mux_est_sent(struct mux_est *e, uint32_t lseq, size_t bytes, double now)
 	s->at = now;
 	s->bytes_cum = e->sent_bytes;
 	s->dlv = e->dlv;
+	s->dlv_rx_at = e->dlv_rx_at;
 	s->dlv_at = e->have_fb ? e->dlv_at : 0;
 	s->first_at = e->first_at;
 }
@@ -140,8 +142,10 @@ static void round_end(struct mux_est *e, const struct mux_sent *s)
 
 /* The newest packet the receiver has (lseq_max) was sent at s->at, when
  * the receiver had reported s->dlv bytes; it now reports fb->rx_bytes.
- * Their difference over the longer of the send and the ack interval is a
- * delivery-rate sample (as in BBR's rate sampling). */
+ * Their difference over the longer of the send interval and the
+ * receiver's own interval between the two reports (its clock, so jitter
+ * on the way back does not squeeze it) is a delivery-rate sample (as in
+ * BBR's rate sampling). */
 static void acked(struct mux_est *e, const struct mux_fb *fb,
 		  const struct mux_sent *s, double now)
 {
@@ -150,12 +154,12 @@ static void acked(struct mux_est *e, const struct mux_fb *fb,
 	if (rtt > 0)
 		rtt_sample(e, rtt, now);
 	if (s->dlv_at && e->have_fb) {
-		double ival = now - s->dlv_at;
+		double ival = (int32_t)(fb->rx_at - s->dlv_rx_at) / 1e6;
 		double snd = s->at - s->first_at;
 
 		if (snd > ival)
 			ival = snd;
-		if (ival >= e->min_rtt && ival > 0 && fb->rx_bytes > s->dlv)
+		if (ival >= RATE_IVAL_MIN && fb->rx_bytes > s->dlv)
 			bw_sample(e, (double)(fb->rx_bytes - s->dlv) / ival,
 				  s->app_limited, now);
 	}
@@ -187,6 +191,7 @@ bool mux_est_feedback(struct mux_est *e, const struct mux_fb *fb, double now)
 	e->fb = *fb;
 	e->fb_at = now;
 	e->dlv = fb->rx_bytes;
+	e->dlv_rx_at = fb->rx_at;
 	e->dlv_at = now;
 	e->have_fb = true;
 	return fresh;

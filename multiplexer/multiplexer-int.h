@@ -34,8 +34,9 @@ struct mux_fb {
 	uint64_t rx_bytes;	/* their bytes */
 	double ack_delay;	/* s between that packet and the feedback */
 	uint64_t seen;		/* bit k: lseq_max - 1 - k was received */
+	uint32_t rx_at;		/* receiver's clock (us) when lseq_max came */
 };
-#define MUX_FB_LEN 28
+#define MUX_FB_LEN 32
 
 #define MUX_EST_RING 1024
 #define MUX_EST_BW 16
@@ -47,6 +48,7 @@ struct mux_sent {
 	double first_at;	/* when the newest acked packet was sent */
 	double dlv_at;		/* when dlv was reported; 0: unknown */
 	uint64_t dlv;		/* bytes the receiver had reported */
+	uint32_t dlv_rx_at;	/* and its clock then */
 	uint64_t bytes_cum;	/* bytes sent up to and with this one */
 };
 
@@ -66,6 +68,7 @@ struct mux_est {
 	uint64_t sent_bytes, acked_bytes;
 	uint32_t una, next_lseq;	/* oldest unacked; next to send */
 	uint64_t dlv;			/* bytes delivered, as last reported */
+	uint32_t dlv_rx_at;		/* the receiver's clock for it (us) */
 	double dlv_at, first_at;
 	struct mux_fb fb;		/* the last feedback */
 	double fb_at;

@@ -339,7 +339,8 @@ static void ro_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* Feedback: lseq_max (u32), rx_count (u32), rx_bytes (u64),
  * ack_delay (u32, microseconds), seen (u64: which of the 64 link
- * sequence numbers below lseq_max arrived). */
+ * sequence numbers below lseq_max arrived), rx_at (u32: when lseq_max
+ * arrived, by the receiver's clock in microseconds, wrapping). */
 static void feedback_send(struct mux *m, struct mux_link *l, double now)
 {
 	uint8_t b[MUX_FB_LEN];
@@ -350,6 +351,7 @@ static void feedback_send(struct mux *m, struct mux_link *l, double now)
 	put_be64(b + 8, l->rx_fb.rx_bytes);
 	put_be32(b + 16, d > 0 ? (uint32_t)d : 0);
 	put_be64(b + 20, l->rx_fb.seen);
+	put_be32(b + 28, (uint32_t)(uint64_t)(l->rx_last * 1e6));
 	if (m->cfg.ops->send(m->cfg.ctx, l->id, MUX_MSG_FEEDBACK, b,
 			     sizeof(b)) == 0) {
 		l->fb_due = false;
@@ -431,6 +433,7 @@ static void feedback_in(struct mux *m, struct mux_link *l, const uint8_t *b,
 	fb.rx_bytes = get_be64(b + 8);
 	fb.ack_delay = get_be32(b + 16) / 1e6;
 	fb.seen = get_be64(b + 20);
+	fb.rx_at = get_be32(b + 28);
 	mux_sched_lost(m, l, &fb);
 	if (mux_est_feedback(&l->est, &fb, ev_now(m->loop)) && l->stalled) {
 		l->stalled = false;

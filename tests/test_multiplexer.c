@@ -176,6 +176,8 @@ static void data_msg(uint16_t link, uint32_t seq, const char *p)
 static void fb_msg_seen(uint8_t *b, uint32_t lseq, uint32_t cnt,
 			uint64_t bytes, uint64_t seen)
 {
+	uint32_t rx_at;
+
 	for (int i = 0; i < 4; i++) {
 		b[i] = lseq >> (24 - 8 * i);
 		b[4 + i] = cnt >> (24 - 8 * i);
@@ -185,6 +187,10 @@ static void fb_msg_seen(uint8_t *b, uint32_t lseq, uint32_t cnt,
 		b[20 + i] = seen >> (56 - 8 * i);
 	}
 	memset(b + 16, 0, 4);
+	ev_now_update(loop);
+	rx_at = (uint32_t)(uint64_t)(ev_now(loop) * 1e6);
+	for (int i = 0; i < 4; i++)
+		b[28 + i] = rx_at >> (24 - 8 * i);
 }
 
 static void fb_msg(uint8_t *b, uint32_t lseq, uint32_t cnt, uint64_t bytes)
@@ -702,6 +708,7 @@ static double sim_run(struct sim *s, struct mux_est *e, double t, double t1,
 
 			fb.ack_delay = t - s->rx_last;
 			fb.seen = ~0ULL;
+			fb.rx_at = (uint32_t)(uint64_t)(s->rx_last * 1e6);
 			s->fbq[(s->fh + s->fn++) % SIM_MAX] =
 				(typeof(s->fbq[0])){ t + s->owd, fb };
 			s->rx_new = false;
