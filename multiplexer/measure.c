@@ -23,6 +23,7 @@
 #define RTT_UNKNOWN 0.100	/* s assumed before the first sample */
 #define STALL_MARGIN 0.030	/* s on top of srtt + 4 rttvar */
 #define RATE_IVAL_MIN 0.002	/* s: shorter rate samples are noise */
+#define PIPE_MIN (4 * 1500)	/* bytes in flight that keep a link busy */
 
 void mux_est_init(struct mux_est *e)
 {
@@ -45,7 +46,7 @@ double mux_est_cwnd(const struct mux_est *e)
 {
 	double w;
 
-	if (!e->have_rtt || !e->btlbw)
+	if (!e->have_rtt || !e->measured)
 		return CWND_INIT;
 	w = bdp(e) * (e->full ? CWND_GAIN : STARTUP_GAIN);
 	return w < CWND_MIN ? CWND_MIN : w;
@@ -68,7 +69,10 @@ void mux_est_sent(struct mux_est *e, uint32_t lseq, size_t bytes, double now)
 		e->first_at = now;
 		e->una = lseq;
 	}
-	s->app_limited = e->have_fb && (double)mux_est_inflight(e) < bdp(e);
+	/* below its pipe (or a few packets, before the pipe is known) the
+	 * link is not kept busy: what it delivers shows what it was given */
+	s->app_limited = e->have_fb &&
+			 (double)mux_est_inflight(e) < fmax(bdp(e), PIPE_MIN);
 	e->sent_bytes += bytes;
 	e->next_lseq = lseq + 1;
 	s->lseq = lseq;
@@ -224,13 +228,14 @@ bool mux_est_stalled(const struct mux_est *e, double now)
 	return now - s->at > mux_est_rto(e);
 }
 
-/* The rate to plan with: measured, or what the window allows. */
+/* The rate to plan with: measured, or (optimistically, until it is) what
+ * the window allows. */
 static double rate(const struct mux_est *e)
 {
 	double rtt = e->have_rtt ? e->min_rtt + MUX_FB_INTERVAL : RTT_UNKNOWN;
 	double r = mux_est_cwnd(e) / rtt;
 
-	return e->btlbw > 0 ? e->btlbw : r;
+	return e->measured ? e->btlbw : fmax(e->btlbw, r);
 }
 
 double mux_est_queue(const struct mux_est *e)
