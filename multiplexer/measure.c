@@ -15,7 +15,7 @@
 #define RTTVAR_GAIN 0.25
 #define LOSS_GAIN 0.1
 #define STARTUP_GAIN 2.0	/* cwnd / BDP while the rate still grows */
-#define CWND_GAIN 1.25		/* cwnd / BDP after: a quarter-BDP queue */
+#define CWND_GAIN 1.1		/* cwnd / BDP after: a tenth-BDP queue */
 #define FULL_GROWTH 1.25	/* startup ends when the rate grows less */
 #define FULL_ROUNDS 3		/* for this many rounds */
 #define CWND_MIN (4 * 1500)
