@@ -177,14 +177,31 @@ static int send_one(struct mux *m, uint8_t *msg, size_t len, bool resend,
 	return err;
 }
 
-/* Plain weighted round-robin, for comparison: no windows, no queue. */
+/* Plain weighted round-robin, for comparison: no windows, no queue;
+ * backup links only while no other link is up. */
 static int send_roundrobin(struct mux *m, uint8_t *msg, size_t len)
 {
-	int tried[MUX_MAX_LINKS], ntried = 0, err = -ENETUNREACH;
+	int tried[MUX_MAX_LINKS], ntried = 0, nbackup, err = -ENETUNREACH;
+	bool main_up = false;
 
+	for (size_t i = 0; i < MUX_MAX_LINKS; i++)
+		main_up |= m->wrr[i].eligible && !m->links[i].backup;
+	for (size_t i = 0; i < MUX_MAX_LINKS && main_up; i++)
+		if (m->wrr[i].eligible && m->links[i].backup) {
+			m->wrr[i].eligible = false;
+			tried[ntried++] = (int)i;
+		}
+	nbackup = ntried;
 	for (;;) {
 		int i = mux_wrr_pick(m->wrr, MUX_MAX_LINKS);
 
+		if (i < 0 && nbackup) {
+			/* every other link refused it: the backups may */
+			for (int k = 0; k < nbackup; k++)
+				m->wrr[tried[k]].eligible = true;
+			nbackup = 0;
+			continue;
+		}
 		if (i < 0)
 			break;
 		err = xmit(m, &m->links[i], m->tx_seq, msg, len);

@@ -353,6 +353,32 @@ START_TEST(weights_honoured_through_send)
 }
 END_TEST
 
+/* Round-robin leaves a backup link out while another link is up. */
+START_TEST(roundrobin_backup)
+{
+	mux_link_add(mux, 1, "main", 1);
+	mux_link_add(mux, 2, "spare", 5);
+	mux_link_set_backup(mux, 2, true);
+	ack(1);
+	ack(2);
+	for (int i = 0; i < 100; i++)
+		ck_assert_int_eq(msend("p", 1), 0);
+	ck_assert_int_eq(fk.per_link[2], 0);
+	fk.fail_link = 1;	/* main refuses: spare takes it */
+	ck_assert_int_eq(msend("p", 1), 0);
+	ck_assert_int_eq(fk.per_link[2], 1);
+	for (int i = 0; i < 12; i++) {	/* main goes silent: down */
+		ack(2);
+		run_for(0.01);
+	}
+	ck_assert(!is_up(1));
+	fk.fail_link = 0;
+	for (int i = 0; i < 10; i++)
+		ck_assert_int_eq(msend("p", 1), 0);
+	ck_assert_int_eq(fk.per_link[2], 11);
+}
+END_TEST
+
 /* A link whose socket refuses a packet does not lose it. */
 START_TEST(send_failure_moves_packet)
 {
@@ -1207,6 +1233,7 @@ static Suite *mux_suite(void)
 	tcase_add_test(tc, slave_not_dead_while_heard);
 	tcase_add_test(tc, weights_honoured_through_send);
 	tcase_add_test(tc, send_failure_moves_packet);
+	tcase_add_test(tc, roundrobin_backup);
 	tcase_add_test(tc, data_is_delivered);
 	tcase_add_test(tc, mux_hole_known_lost);
 	tcase_add_test(tc, mux_hole_times_out);
