@@ -6,6 +6,8 @@
 # longest gap in delivered data and whether the flow survived, for each
 # scheduler (default dead_time).
 # Usage (root): tests/bench/failover.sh [build-dir]
+# Environment: BENCH_DIR=download (srv -> slave; default upload),
+# BENCH_SCHEDS="earliest roundrobin".
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=$(realpath "${1:-$ROOT/build}")
@@ -19,6 +21,7 @@ br_require_root
 br_require_tools ip socat python3 awk
 
 SIZE=$((40 << 20))
+DIR=${BENCH_DIR:-upload}		# or download (srv -> slave)
 bench_links "8mbit 10 0" "20mbit 40 0" "12mbit 25 0.5"
 br_genkey
 
@@ -48,7 +51,7 @@ print(f"bytes={total} gap_ms={gap * 1000:.0f} gap_at_s={at:.1f} secs={last - sta
 PY
 
 echo
-echo "braid failover benchmark: links 8/20/12 Mbit/s, one-way 10/40/25 ms; the 20 Mbit/s link cut 3 s into a $((SIZE >> 20)) MiB transfer, back 4 s later"
+echo "braid failover benchmark: links 8/20/12 Mbit/s, one-way 10/40/25 ms; the 20 Mbit/s link cut 3 s into a $((SIZE >> 20)) MiB $DIR, back 4 s later"
 port=7400
 for dead in ${BENCH_SCHEDS:-earliest roundrobin}; do
 	port=$((port + 1))
@@ -63,13 +66,18 @@ for dead in ${BENCH_SCHEDS:-earliest roundrobin}; do
 	br_wait_tun slave
 	br_slave_route_via_tun
 	br_wait_links_up slave 15 l8 l20 l12
-	br_bg "$BR_NS_SRV" "$BR_TMP/gaps$dead.out" python3 "$BR_TMP/gaps.py" \
-		"$BR_SRV_IP" "$port"
+	# upload: srv receives from the slave; download: the slave from srv
+	rx_ns=$BR_NS_SRV rx_ip=$BR_SRV_IP tx_ns=$BR_NS_SLAVE
+	if [[ $DIR == download ]]; then
+		rx_ns=$BR_NS_SLAVE rx_ip=$BR_TUN_SLAVE tx_ns=$BR_NS_SRV
+	fi
+	br_bg "$rx_ns" "$BR_TMP/gaps$dead.out" python3 "$BR_TMP/gaps.py" \
+		"$rx_ip" "$port"
 	rx=$BR_LASTPID
-	br_wait_listen "$BR_NS_SRV" tcp "$port"
+	br_wait_listen "$rx_ns" tcp "$port"
 	head -c "$SIZE" /dev/urandom >"$BR_TMP/src"
-	br_bg "$BR_NS_SLAVE" "$BR_TMP/tx$dead.out" socat -u "OPEN:$BR_TMP/src" \
-		"TCP:$BR_SRV_IP:$port"
+	br_bg "$tx_ns" "$BR_TMP/tx$dead.out" socat -u "OPEN:$BR_TMP/src" \
+		"TCP:$rx_ip:$port"
 	sleep 3
 	bench_cut 2
 	sleep 4
@@ -82,6 +90,7 @@ for dead in ${BENCH_SCHEDS:-earliest roundrobin}; do
 		"$(sed -E 's/.*gap_at_s=([0-9.]+).*/\1/' <<<"$res")" "$bytes" "$SIZE" \
 		"$([[ $bytes == "$SIZE" ]] && echo survived || echo BROKEN)"
 	grep -Eo 'link l20 \(id [0-9]+\) (down|up|stalled|delivers).*' "$BR_TMP/s$dead.log" | sed 's/^/      slave: /' | head -4
+	grep -Eo 'link l20 \(id [0-9]+\) (stalled|delivers).*' "$BR_TMP/m$dead.log" | sed 's/^/      master: /' | head -2
 	br_stop slave
 	br_stop master
 done
