@@ -2,11 +2,10 @@
 /* Which packets are chosen traffic: UDP or TCP to or from a listed port,
  * read from the packet's IPv4 or IPv6 header (bounds-checked; anything
  * unusual is not chosen). */
+#include <netinet/in.h>
+
 #include "bytes.h"
 #include "multiplexer-int.h"
-
-#define IPPROTO_TCP_ 6
-#define IPPROTO_UDP_ 17
 
 /* The transport header of pkt if it is UDP or TCP and the packet is
  * not a later fragment; NULL otherwise. */
@@ -34,7 +33,7 @@ static const uint8_t *transport(const uint8_t *pkt, size_t len, size_t *off)
 	default:
 		return NULL;
 	}
-	if ((proto != IPPROTO_UDP_ && proto != IPPROTO_TCP_) || *off + 4 > len)
+	if ((proto != IPPROTO_UDP && proto != IPPROTO_TCP) || *off + 4 > len)
 		return NULL;
 	return pkt + *off;
 }

@@ -6,13 +6,15 @@
 #include "multiplexer.h"
 
 /* Smooth weighted round-robin over n entries (nginx's algorithm): picks
- * the eligible entry with the highest running credit. Returns its index
- * or -1 if none is eligible. */
+ * the eligible entry with the highest running credit, among the backups
+ * only if no other entry is eligible. Returns its index or -1 if none is
+ * eligible. */
 struct mux_wrr {
 	unsigned weight;
 	long credit;
 	bool eligible;
 	bool stream;	/* a TCP stream: loses ties to a UDP link */
+	bool backup;	/* only when no other entry is eligible */
 };
 
 int mux_wrr_pick(struct mux_wrr *w, size_t n);

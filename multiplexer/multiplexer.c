@@ -17,9 +17,12 @@ int mux_wrr_pick(struct mux_wrr *w, size_t n)
 {
 	long total = 0;
 	int best = -1;
+	bool main = false;
 
+	for (size_t i = 0; i < n; i++)
+		main |= w[i].eligible && !w[i].backup;
 	for (size_t i = 0; i < n; i++) {
-		if (!w[i].eligible)
+		if (!w[i].eligible || (main && w[i].backup))
 			continue;
 		w[i].credit += w[i].weight;
 		total += w[i].weight;
@@ -36,6 +39,12 @@ int mux_wrr_pick(struct mux_wrr *w, size_t n)
 static size_t link_index(const struct mux *m, const struct mux_link *l)
 {
 	return (size_t)(l - m->links);
+}
+
+static void set_backup(struct mux *m, struct mux_link *l, bool backup)
+{
+	l->backup = backup;
+	m->wrr[link_index(m, l)].backup = backup;
 }
 
 static struct mux_link *link_find(struct mux *m, uint16_t id)
@@ -139,7 +148,7 @@ void mux_link_set_backup(struct mux *m, uint16_t id, bool backup)
 	struct mux_link *l = link_find(m, id);
 
 	if (l)
-		l->backup = backup;
+		set_backup(m, l, backup);
 }
 
 void mux_link_set_stream(struct mux *m, uint16_t id, bool stream)
@@ -193,7 +202,7 @@ static void keepalive_in(struct mux *m, struct mux_link *l, uint8_t *buf,
 		l->st.weight = weight;
 		m->wrr[link_index(m, l)].weight = weight;
 	}
-	l->backup = flags & MUX_KA_BACKUP;
+	set_backup(m, l, flags & MUX_KA_BACKUP);
 	if (get_be32(buf + 48) < MUX_RTT_SANE * 1e6)	/* as the slave saw it */
 		l->st.rtt = get_be32(buf + 48) / 1e6;
 	m->peer_redundant = flags & MUX_KA_REDUNDANT;

@@ -129,6 +129,25 @@ static bool any_up(const struct mux *m)
 	return false;
 }
 
+/* Links that refused the packet being sent (interface gone, buffer
+ * full): left out for it, eligible again after. */
+struct refused {
+	int i[MUX_MAX_LINKS];
+	int n;
+};
+
+static void refuse(struct mux *m, struct refused *r, int i)
+{
+	m->wrr[i].eligible = false;
+	r->i[r->n++] = i;
+}
+
+static void unrefuse(struct mux *m, const struct refused *r)
+{
+	for (int k = 0; k < r->n; k++)
+		m->wrr[r->i[k]].eligible = m->links[r->i[k]].up;
+}
+
 /* Sends the next packet (or the resend of seq) on the best link, and in
  * redundant mode on the second best too. A link that refuses the packet
  * (interface gone, buffer full) is skipped for this packet, so the packet
@@ -140,7 +159,8 @@ static int send_one(struct mux *m, uint8_t *msg, size_t len, bool resend,
 		      mux_chosen(m->cfg.redundant_ports,
 				 m->cfg.n_redundant_ports, msg + MUX_HDR_LEN,
 				 len)) && !resend;
-	int tried[MUX_MAX_LINKS], ntried = 0, first = -1, err = -EAGAIN;
+	struct refused r = { .n = 0 };
+	int first = -1, err = -EAGAIN;
 
 	for (;;) {
 		int i = pick_earliest(m, len, first);
@@ -162,11 +182,9 @@ static int send_one(struct mux *m, uint8_t *msg, size_t len, bool resend,
 		/* the master's UDP links share one socket: full is full */
 		if (err == -ENOBUFS)
 			break;
-		m->wrr[i].eligible = false;
-		tried[ntried++] = i;
+		refuse(m, &r, i);
 	}
-	for (int k = 0; k < ntried; k++)
-		m->wrr[tried[k]].eligible = m->links[tried[k]].up;
+	unrefuse(m, &r);
 	if (first >= 0) {
 		if (!resend)
 			m->tx_seq++;
@@ -178,40 +196,23 @@ static int send_one(struct mux *m, uint8_t *msg, size_t len, bool resend,
 }
 
 /* Plain weighted round-robin, for comparison: no windows, no queue;
- * backup links only while no other link is up. */
+ * backup links only while no other link is up (or takes the packet). */
 static int send_roundrobin(struct mux *m, uint8_t *msg, size_t len)
 {
-	int tried[MUX_MAX_LINKS], ntried = 0, nbackup, err = -ENETUNREACH;
-	bool main_up = false;
+	struct refused r = { .n = 0 };
+	int err = -ENETUNREACH;
 
-	for (size_t i = 0; i < MUX_MAX_LINKS; i++)
-		main_up |= m->wrr[i].eligible && !m->links[i].backup;
-	for (size_t i = 0; i < MUX_MAX_LINKS && main_up; i++)
-		if (m->wrr[i].eligible && m->links[i].backup) {
-			m->wrr[i].eligible = false;
-			tried[ntried++] = (int)i;
-		}
-	nbackup = ntried;
 	for (;;) {
 		int i = mux_wrr_pick(m->wrr, MUX_MAX_LINKS);
 
-		if (i < 0 && nbackup) {
-			/* every other link refused it: the backups may */
-			for (int k = 0; k < nbackup; k++)
-				m->wrr[tried[k]].eligible = true;
-			nbackup = 0;
-			continue;
-		}
 		if (i < 0)
 			break;
 		err = xmit(m, &m->links[i], m->tx_seq, msg, len);
 		if (err == 0 || err == -ENOBUFS)
 			break;
-		m->wrr[i].eligible = false;
-		tried[ntried++] = i;
+		refuse(m, &r, i);
 	}
-	for (int k = 0; k < ntried; k++)
-		m->wrr[tried[k]].eligible = m->links[tried[k]].up;
+	unrefuse(m, &r);
 	m->tx_seq++;
 	return err;
 }
