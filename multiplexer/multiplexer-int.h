@@ -125,8 +125,7 @@ void mux_reorder_reset(struct mux_reorder *r);
 void mux_reorder_in(struct mux_reorder *r, uint32_t seq, const uint8_t *pkt,
 		    size_t len, double now, mux_deliver_fn fn, void *ctx);
 /* Gives up the hole at the head (it is lost) and releases what follows. */
-void mux_reorder_give_up(struct mux_reorder *r, double now, mux_deliver_fn fn,
-			 void *ctx);
+void mux_reorder_give_up(struct mux_reorder *r, mux_deliver_fn fn, void *ctx);
 /* How long a hole is waited for now; when the current one is given up
  * (0: no hole). */
 double mux_reorder_hold(const struct mux_reorder *r);

@@ -333,7 +333,7 @@ static void check_holes(struct mux *m, double now)
 		}
 		if (hole_deadline(m) > now)
 			break;
-		mux_reorder_give_up(&m->ro, now, deliver, m);
+		mux_reorder_give_up(&m->ro, deliver, m);
 	}
 	ro_arm(m);
 }

@@ -213,12 +213,10 @@ void mux_reorder_in(struct mux_reorder *r, uint32_t seq, const uint8_t *pkt,
 	r->st.held++;
 }
 
-void mux_reorder_give_up(struct mux_reorder *r, double now, mux_deliver_fn fn,
-			 void *ctx)
+void mux_reorder_give_up(struct mux_reorder *r, mux_deliver_fn fn, void *ctx)
 {
 	if (!r->held)
 		return;
-	(void)now;
 	skip_hole(r, fn, ctx);
 	hole_began(r);
 }

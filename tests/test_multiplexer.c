@@ -565,13 +565,13 @@ START_TEST(ro_hole_given_up_then_late)
 	rin(&ro, 1, 0);
 	rin(&ro, 3, 0);
 	rin(&ro, 5, 0);
-	mux_reorder_give_up(&ro, 0.1, rdeliver, NULL);
+	mux_reorder_give_up(&ro, rdeliver, NULL);
 	ck_assert_int_eq(nrgot, 2);		/* 1, 3: 4 is a hole too */
 	/* which began when 5 came, at 0: it is due already, it does not
 	 * wait a whole new hold (a burst of holes goes in one hold) */
 	ck_assert_double_eq_tol(mux_reorder_deadline(&ro),
 				mux_reorder_hold(&ro), 1e-9);
-	mux_reorder_give_up(&ro, 0.2, rdeliver, NULL);
+	mux_reorder_give_up(&ro, rdeliver, NULL);
 	ck_assert_int_eq(nrgot, 3);
 	ck_assert_str_eq(rgot[2], "5");
 	ck_assert_int_eq(ro.st.lost, 2);
