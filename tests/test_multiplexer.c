@@ -198,6 +198,15 @@ static void fb_msg(uint8_t *b, uint32_t lseq, uint32_t cnt, uint64_t bytes)
 	fb_msg_seen(b, lseq, cnt, bytes, ~0ULL);
 }
 
+/* Feedback on link: everything sent on it so far arrived. */
+static void confirm_all(uint16_t link)
+{
+	uint8_t f[MUX_FB_LEN];
+
+	fb_msg(f, fk.lseq[link] - 1, fk.cnt[link], fk.cnt[link] * 9ULL);
+	mux_input(mux, link, MUX_MSG_FEEDBACK, f, sizeof(f));
+}
+
 static void make_mux_sched(bool master, enum mux_sched sched, bool redundant)
 {
 	struct mux_cfg c = { .master = master, .keepalive = 0.02,
@@ -266,6 +275,15 @@ static void ack(uint16_t link)
 	mux_input(mux, link, MUX_MSG_KEEPALIVE_ACK, a, sizeof(a));
 }
 
+/* Links a (1) and b (2), both answered: up. */
+static void two_links_up(void)
+{
+	mux_link_add(mux, 1, "a", 1);
+	mux_link_add(mux, 2, "b", 1);
+	ack(1);
+	ack(2);
+}
+
 static bool is_up(uint16_t link)
 {
 	struct mux_link_stats st;
@@ -299,10 +317,7 @@ START_TEST(slave_dead_and_back)
 {
 	struct mux_link_stats st;
 
-	mux_link_add(mux, 1, "a", 1);
-	mux_link_add(mux, 2, "b", 1);
-	ack(1);
-	ack(2);
+	two_links_up();
 	/* link 2 keeps answering, link 1 goes silent */
 	for (int i = 0; i < 30; i++) {
 		ack(2);
@@ -384,10 +399,7 @@ START_TEST(send_failure_moves_packet)
 {
 	struct mux_link_stats st;
 
-	mux_link_add(mux, 1, "a", 1);
-	mux_link_add(mux, 2, "b", 1);
-	ack(1);
-	ack(2);
+	two_links_up();
 	fk.fail_link = 1;
 	for (int i = 0; i < 10; i++)
 		ck_assert_int_eq(msend("p", 1), 0);
@@ -638,10 +650,7 @@ END_TEST
 
 START_TEST(mux_hole_known_lost)
 {
-	mux_link_add(mux, 1, "a", 1);
-	mux_link_add(mux, 2, "b", 1);
-	ack(1);
-	ack(2);
+	two_links_up();
 	data_msg(1, 10, "p10");
 	data_msg(1, 12, "p12");
 	ck_assert_int_eq(fk.delivered, 1);
@@ -660,10 +669,7 @@ START_TEST(mux_hole_times_out)
 {
 	struct mux_stats ms;
 
-	mux_link_add(mux, 1, "a", 1);
-	mux_link_add(mux, 2, "b", 1);
-	ack(1);
-	ack(2);
+	two_links_up();
 	data_msg(1, 1, "p1");
 	data_msg(1, 3, "p3");
 	ck_assert_int_eq(fk.delivered, 1);
@@ -946,8 +952,6 @@ END_TEST
 /* A backup link carries data only while the main link has no room. */
 START_TEST(mux_backup_only_when_full)
 {
-	uint8_t f[MUX_FB_LEN];
-
 	mux_link_add(mux, 1, "main", 1);
 	mux_link_add(mux, 2, "spare", 1);
 	mux_link_set_backup(mux, 2, true);
@@ -962,8 +966,7 @@ START_TEST(mux_backup_only_when_full)
 		ck_assert_int_eq(msend("p", 1), 0);
 	ck_assert_int_gt(fk.per_link[2], 0);
 	/* main confirms everything: it is used again, spare is not */
-	fb_msg(f, fk.lseq[1] - 1, fk.cnt[1], fk.cnt[1] * 9ULL);
-	mux_input(mux, 1, MUX_MSG_FEEDBACK, f, sizeof(f));
+	confirm_all(1);
 	fk.per_link[2] = 0;
 	for (int i = 0; i < 100; i++)
 		msend("p", 1);
@@ -976,7 +979,6 @@ END_TEST
 START_TEST(mux_queue_when_full)
 {
 	struct mux_stats ms;
-	uint8_t f[MUX_FB_LEN];
 	int sent;
 
 	mux_link_add(mux, 1, "a", 1);
@@ -987,8 +989,7 @@ START_TEST(mux_queue_when_full)
 	ck_assert_int_lt(sent, 1200);
 	mux_stats(mux, &ms);
 	ck_assert_int_eq(ms.queued, (uint64_t)(1200 - sent));
-	fb_msg(f, fk.lseq[1] - 1, fk.cnt[1], fk.cnt[1] * 9ULL);
-	mux_input(mux, 1, MUX_MSG_FEEDBACK, f, sizeof(f));
+	confirm_all(1);
 	ck_assert_int_eq(fk.per_link[1], 1200);
 	/* full again, and nothing comes back: the waiting ones expire */
 	for (int i = 0; i < 1200; i++)
@@ -1005,21 +1006,15 @@ END_TEST
 START_TEST(mux_stall_resends)
 {
 	struct mux_link_stats st;
-	uint8_t f[MUX_FB_LEN];
 	int on2, before, last;
 
-	mux_link_add(mux, 1, "a", 1);
-	mux_link_add(mux, 2, "b", 1);
-	ack(1);
-	ack(2);
+	two_links_up();
 	/* both links confirm a first packet each: RTT 20 ms */
 	msend("p", 1);
 	msend("p", 1);
 	run_for(0.02);
-	fb_msg(f, fk.lseq[1] - 1, fk.cnt[1], fk.cnt[1] * 9ULL);
-	mux_input(mux, 1, MUX_MSG_FEEDBACK, f, sizeof(f));
-	fb_msg(f, fk.lseq[2] - 1, fk.cnt[2], fk.cnt[2] * 9ULL);
-	mux_input(mux, 2, MUX_MSG_FEEDBACK, f, sizeof(f));
+	confirm_all(1);
+	confirm_all(2);
 	for (int i = 0; i < 20; i++)
 		msend("p", 1);
 	ck_assert_int_gt(fk.per_link[1], 1);
@@ -1027,8 +1022,7 @@ START_TEST(mux_stall_resends)
 	/* link 2 keeps confirming, link 1 goes silent: stalled after about
 	 * an RTT and a margin (seconds allowed for a loaded machine) */
 	for (int i = 0; i < 200; i++) {
-		fb_msg(f, fk.lseq[2] - 1, fk.cnt[2], fk.cnt[2] * 9ULL);
-		mux_input(mux, 2, MUX_MSG_FEEDBACK, f, sizeof(f));
+		confirm_all(2);
 		ack(1);
 		ack(2);
 		run_for(0.01);
@@ -1058,8 +1052,7 @@ START_TEST(mux_stall_resends)
 		;
 	ck_assert_int_eq(fk.sent[last].len, MUX_HDR_LEN);
 	/* it confirms the probe: back in use */
-	fb_msg(f, fk.lseq[1] - 1, fk.cnt[1], fk.cnt[1] * 9ULL);
-	mux_input(mux, 1, MUX_MSG_FEEDBACK, f, sizeof(f));
+	confirm_all(1);
 	mux_link_stats(mux, 1, &st);
 	ck_assert(!st.stalled);
 }
@@ -1160,10 +1153,7 @@ START_TEST(mux_redundant_ports)
 	ck_assert_int_eq(mux_new(&mux, loop, &c), 0);
 	memcpy(web, dns, sizeof(web));
 	web[MUX_HDR_LEN + 23] = 80;
-	mux_link_add(mux, 1, "a", 1);
-	mux_link_add(mux, 2, "b", 1);
-	ack(1);
-	ack(2);
+	two_links_up();
 	for (int i = 0; i < 10; i++) {
 		ck_assert_int_eq(mux_send(mux, dns + MUX_HDR_LEN, 28), 0);
 		ck_assert_int_eq(mux_send(mux, web + MUX_HDR_LEN, 28), 0);
@@ -1178,10 +1168,7 @@ END_TEST
  * resend may still come — and then given up. */
 START_TEST(mux_hole_waits_for_resend)
 {
-	mux_link_add(mux, 1, "a", 1);
-	mux_link_add(mux, 2, "b", 1);
-	ack(1);
-	ack(2);
+	two_links_up();
 	data_msg(1, 10, "p10");
 	data_msg(1, 12, "p12");
 	data_msg(2, 13, "p13");
