@@ -136,6 +136,37 @@ static int get_number(struct ctx *x, const config_setting_t *parent,
 	return 0;
 }
 
+/* A boolean setting; *out is left alone when it is not there. */
+static int get_bool(struct ctx *x, const config_setting_t *parent,
+		    const char *name, bool *out)
+{
+	const config_setting_t *s = config_setting_get_member(parent, name);
+
+	if (!s)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+		return fail(x, s, "must be true or false");
+	*out = config_setting_get_bool(s);
+	return 0;
+}
+
+/* A setting of two words: *alt says whether it is the second (absent
+ * means the first). */
+static int get_choice(struct ctx *x, const config_setting_t *parent,
+		      const char *name, const char *first,
+		      const char *second, bool *alt)
+{
+	const char *v;
+
+	if (get_string(x, parent, name, &v) < 0)
+		return -1;
+	if (v && strcmp(v, first) && strcmp(v, second))
+		return fail(x, config_setting_get_member(parent, name),
+			    "must be \"%s\" or \"%s\"", first, second);
+	*alt = v && !strcmp(v, second);
+	return 0;
+}
+
 static int check_known(struct ctx *x, const config_setting_t *group,
 		       const char *const *known)
 {
@@ -364,7 +395,6 @@ static int load_link(struct ctx *x, const config_setting_t *s, int idx,
 					     "fallback", NULL };
 	struct cfg_link *l = &c->links[idx];
 	const char *name, *ifname, *bind;
-	const config_setting_t *bk = config_setting_get_member(s, "backup");
 	double id = idx + 1, weight = 1;
 
 	if (!config_setting_is_group(s))
@@ -388,9 +418,9 @@ static int load_link(struct ctx *x, const config_setting_t *s, int idx,
 	snprintf(l->name, sizeof(l->name), "%s", name);
 	l->id = (uint16_t)id;
 	l->weight = (unsigned)weight;
-	if (bk && config_setting_type(bk) != CONFIG_TYPE_BOOL)
-		return fail(x, bk, "must be true or false");
-	l->backup = bk && config_setting_get_bool(bk);
+	l->backup = false;
+	if (get_bool(x, s, "backup", &l->backup) < 0)
+		return -1;
 	if (id != (uint16_t)id || weight != (unsigned)weight)
 		return fail(x, s, "id and weight are whole numbers");
 	if (ifname) {
@@ -558,25 +588,12 @@ static int load_root(struct ctx *x, const config_setting_t *root,
 	c->listen_tcp = true;
 	if (lt && !c->master)
 		return fail(x, lt, "only a master listens");
-	if (lt && config_setting_type(lt) != CONFIG_TYPE_BOOL)
-		return fail(x, lt, "must be true or false");
-	if (lt)
-		c->listen_tcp = config_setting_get_bool(lt);
-	if (get_string(x, root, "scheduler", &control) < 0)
-		return -1;
-	if (control && strcmp(control, "earliest") &&
-	    strcmp(control, "roundrobin"))
-		return fail(x, config_setting_get_member(root, "scheduler"),
-			    "must be \"earliest\" or \"roundrobin\"");
-	c->roundrobin = control && !strcmp(control, "roundrobin");
-	if (get_string(x, root, "bonding", &control) < 0)
-		return -1;
-	if (control && strcmp(control, "aggregate") &&
-	    strcmp(control, "redundant"))
-		return fail(x, config_setting_get_member(root, "bonding"),
-			    "must be \"aggregate\" or \"redundant\"");
-	c->redundant = control && !strcmp(control, "redundant");
-	if (load_ports(x, root, c) < 0)
+	if (get_bool(x, root, "listen_tcp", &c->listen_tcp) < 0 ||
+	    get_choice(x, root, "scheduler", "earliest", "roundrobin",
+		       &c->roundrobin) < 0 ||
+	    get_choice(x, root, "bonding", "aggregate", "redundant",
+		       &c->redundant) < 0 ||
+	    load_ports(x, root, c) < 0)
 		return -1;
 	if (get_string(x, root, "control", &control) < 0)
 		return -1;
