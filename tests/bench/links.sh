@@ -10,12 +10,7 @@ BENCH_IMPAIR=${BENCH_IMPAIR:-}
 bench_links()
 {
 	local i=0 spec rate delay loss ns
-	br_ns_add "$BR_NS_SLAVE"
-	br_ns_add "$BR_NS_INET"
-	br_ns_add "$BR_NS_MASTER"
-	br_ns_add "$BR_NS_SRV"
-	br_in "$BR_NS_INET" sysctl -qw net.ipv4.ip_forward=1
-	br_in "$BR_NS_MASTER" sysctl -qw net.ipv4.ip_forward=1
+	br_topology_ns
 	for spec in "$@"; do
 		i=$((i + 1))
 		read -r rate delay loss <<<"$spec"
@@ -37,12 +32,7 @@ bench_links()
 		br_uplink_routes "$i"
 	done
 	BR_UPLINKS=$i
-	br_veth "$BR_NS_MASTER" wan "$BR_MASTER_IP/24" \
-		"$BR_NS_INET" m0 198.18.0.1/24
-	ip -n "$BR_NS_MASTER" route add default via 198.18.0.1 dev wan
-	br_veth "$BR_NS_SRV" eth0 "$BR_SRV_IP/24" \
-		"$BR_NS_MASTER" lan 198.18.200.1/24
-	ip -n "$BR_NS_SRV" route add "$BR_TUN_NET" via 198.18.200.1 dev eth0
+	br_topology_master
 }
 
 bench_ctl()	# I COMMAND

@@ -159,15 +159,11 @@ echo "   master: link a now at $(br_stat master a peer)"
 # --- 4: clean shutdown ----------------------------------------------------------
 echo
 echo "== 4. SIGTERM to both daemons"
-br_stop slave
-br_stop master
+br_stop_pair
 echo "   slave exit stats:"
 br_print_stats slave
 echo "   master exit stats:"
 br_print_stats master
-for role in slave master; do
-	((BR_RC[$role] == 0)) || br_fail "braid $role exited with status ${BR_RC[$role]}"
-done
 for role in slave master; do
 	left=$(leftovers "$(br_ns_of "$role")")
 	[[ -z $left ]] || br_fail "$role namespace still has after exit: $left"

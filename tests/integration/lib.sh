@@ -111,25 +111,37 @@ br_topology()
 	local n=${1:-2} i
 	((n >= 1 && n <= 3)) || br_fail "br_topology: 1..3 uplinks, not $n"
 	BR_UPLINKS=$n
+	br_topology_ns
+	for ((i = 1; i <= n; i++)); do
+		br_veth "$BR_NS_SLAVE" "u$i" "198.18.$i.2/24" \
+			"$BR_NS_INET" "s$i" "198.18.$i.1/24"
+		br_uplink_routes "$i"
+	done
+	br_topology_master
+	br_log "topology up: namespaces ${BR_PFX}{slave,inet,master,srv}, $n uplink(s)"
+}
+
+# The four namespaces, inet and master forwarding (br_topology's first
+# half; the benchmarks put their own uplinks in between).
+br_topology_ns()
+{
 	br_ns_add "$BR_NS_SLAVE"
 	br_ns_add "$BR_NS_INET"
 	br_ns_add "$BR_NS_MASTER"
 	br_ns_add "$BR_NS_SRV"
 	br_in "$BR_NS_INET" sysctl -qw net.ipv4.ip_forward=1
 	br_in "$BR_NS_MASTER" sysctl -qw net.ipv4.ip_forward=1
+}
 
-	for ((i = 1; i <= n; i++)); do
-		br_veth "$BR_NS_SLAVE" "u$i" "198.18.$i.2/24" \
-			"$BR_NS_INET" "s$i" "198.18.$i.1/24"
-		br_uplink_routes "$i"
-	done
+# The master on the internet, srv behind it (br_topology's second half).
+br_topology_master()
+{
 	br_veth "$BR_NS_MASTER" wan "$BR_MASTER_IP/24" \
 		"$BR_NS_INET" m0 198.18.0.1/24
 	ip -n "$BR_NS_MASTER" route add default via 198.18.0.1 dev wan
 	br_veth "$BR_NS_SRV" eth0 "$BR_SRV_IP/24" \
 		"$BR_NS_MASTER" lan 198.18.200.1/24
 	ip -n "$BR_NS_SRV" route add "$BR_TUN_NET" via 198.18.200.1 dev eth0
-	br_log "topology up: namespaces ${BR_PFX}{slave,inet,master,srv}, $n uplink(s)"
 }
 
 # br_uplink_routes I (re)installs uplink I's routes in the slave: the master's
@@ -662,6 +674,19 @@ br_stop()
 	fi
 	BR_RC[$role]=$BR_WAIT_RC
 	br_log "braid $role exited with status $BR_WAIT_RC"
+}
+
+# br_stop_pair: stops the slave, then the master; fails unless both
+# exited with status 0.
+br_stop_pair()
+{
+	local role
+	br_stop slave
+	br_stop master
+	for role in slave master; do
+		((BR_RC[$role] == 0)) ||
+			br_fail "braid $role exited with status ${BR_RC[$role]}"
+	done
 }
 
 br_wait_listen()	# NS tcp|udp PORT

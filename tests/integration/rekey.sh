@@ -74,10 +74,6 @@ done
 ((hs >= 10)) || br_fail "only $hs handshakes in the slave's run (want >= 10)"
 echo "   ok: $hs handshakes, not one packet refused"
 
-br_stop slave
-br_stop master
-for role in slave master; do
-	((BR_RC[$role] == 0)) || br_fail "braid $role exited with status ${BR_RC[$role]}"
-done
+br_stop_pair
 echo
 echo "PASS: rekey ($(br_elapsed)s)"

@@ -65,17 +65,6 @@ start_pair()
 	br_slave_route_via_tun
 }
 
-stop_pair()
-{
-	local role
-	br_stop slave
-	br_stop master
-	for role in slave master; do
-		((BR_RC[$role] == 0)) ||
-			br_fail "braid $role exited with status ${BR_RC[$role]}"
-	done
-}
-
 # wan_bytes: tx bytes so far of the direct uplink (slave u1) and of each
 # phone's WAN (phone side), in LINKS order.
 wan_bytes()
@@ -233,7 +222,7 @@ awk -v a="$RESTART_T" -v b="$(br_log_epoch "$line")" 'BEGIN {
 
 echo
 echo "   stopping both daemons (fresh pair for the next case)"
-stop_pair
+br_stop_pair
 
 # --- 3: a link with the wrong password ----------------------------------------
 RUN=3
@@ -277,7 +266,7 @@ echo "   ok: the bad link is named and stays down; the others carry the tunnel"
 # --- 4: clean shutdown ----------------------------------------------------------
 echo
 echo "== 4. SIGTERM to both daemons"
-stop_pair
+br_stop_pair
 echo "   slave exit stats:"
 br_print_stats slave
 echo "   ok: both exited 0"
