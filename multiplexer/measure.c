@@ -233,23 +233,33 @@ bool mux_est_stalled(const struct mux_est *e, double now)
 static double rate(const struct mux_est *e)
 {
 	double rtt = e->have_rtt ? e->min_rtt + MUX_FB_INTERVAL : RTT_UNKNOWN;
-	double r = mux_est_cwnd(e) / rtt;
 
-	return e->measured ? e->btlbw : fmax(e->btlbw, r);
+	return e->measured ? e->btlbw : fmax(e->btlbw, mux_est_cwnd(e) / rtt);
 }
 
-double mux_est_queue(const struct mux_est *e)
+static double base_rtt(const struct mux_est *e)
 {
-	double r = rate(e);
-	double rtt = e->have_rtt ? e->min_rtt : RTT_UNKNOWN;
-	double q = (double)mux_est_inflight(e) - r * (rtt + MUX_FB_INTERVAL);
+	return e->have_rtt ? e->min_rtt : RTT_UNKNOWN;
+}
+
+/* Seconds of queue at rate r. */
+static double queue(const struct mux_est *e, double r)
+{
+	double q = (double)mux_est_inflight(e) -
+		   r * (base_rtt(e) + MUX_FB_INTERVAL);
 
 	return q > 0 ? q / r : 0;
 }
 
+double mux_est_queue(const struct mux_est *e)
+{
+	return queue(e, rate(e));
+}
+
+/* Per packet, per link: the rate is worked out once. */
 double mux_est_arrival(const struct mux_est *e, size_t bytes)
 {
-	double owd = (e->have_rtt ? e->min_rtt : RTT_UNKNOWN) / 2;
+	double r = rate(e);
 
-	return owd + mux_est_queue(e) + bytes / rate(e);
+	return base_rtt(e) / 2 + queue(e, r) + bytes / r;
 }
