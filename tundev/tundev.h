@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #define TUN_MAX_ADDRS 8
@@ -36,6 +37,33 @@ unsigned tun_ifindex(const struct tun *t);
 int tun_set_mtu(struct tun *t, unsigned mtu);
 int tun_addr_add(struct tun *t, const struct tun_addr *a);
 int tun_set_up(struct tun *t, bool up);
+
+/* Policy routing through the tunnel (slave's route_default / routes):
+ * packets of braid's own sockets carry fwmark and keep using the main
+ * table (their uplinks); everything else is looked up first in main
+ * with its default route suppressed (so on-link and more specific routes
+ * still work), then in table, which holds the default route (IPv4 and
+ * IPv6) and/or the given prefixes through the TUN device. */
+#define TUN_MAX_ROUTES 32
+
+struct tun_route_cfg {
+	uint32_t fwmark;	/* non-zero */
+	uint32_t table;		/* 1..0xffffffff, not 253-255 */
+	uint32_t pref;		/* rules at pref and pref + 1 */
+	bool default_route;	/* 0.0.0.0/0 and ::/0 */
+	struct tun_addr routes[TUN_MAX_ROUTES];
+	size_t nroutes;
+};
+
+struct tun_policy;
+
+/* Installs the rules and routes for t (first removing any left in table
+ * or at those prefs by a braid that did not exit cleanly). On failure
+ * nothing stays installed. */
+int tun_policy_new(struct tun_policy **out, const struct tun *t,
+		   const struct tun_route_cfg *c);
+/* Removes what tun_policy_new installed; NULL is a no-op. */
+void tun_policy_free(struct tun_policy *p);
 
 /* Parses "10.0.0.1/24" or "fd00::1/64"; no prefix means a host prefix.
  * Returns 0 or -EINVAL. */
