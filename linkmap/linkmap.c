@@ -251,6 +251,24 @@ int lm_link_add(struct lm *lm, const struct lm_link_cfg *c)
 	return err;
 }
 
+static void link_close(struct lm_link *l)
+{
+	lm_proxy_free(l);
+	lm_udp_link_close(l);
+}
+
+int lm_link_del(struct lm *lm, uint16_t id)
+{
+	struct lm_link *l = lm_link_find(lm, id);
+
+	if (!l || lm->cfg.master)
+		return -ENOENT;
+	link_close(l);
+	sodium_memzero(l, sizeof(*l));
+	l->fd = -1;
+	return 0;
+}
+
 int lm_link_reset(struct lm *lm, uint16_t id)
 {
 	struct lm_link *l = lm_link_find(lm, id);
@@ -344,6 +362,7 @@ int lm_link_stats(const struct lm *lm, uint16_t id, struct lm_link_stats *out)
 void lm_stats(const struct lm *lm, struct lm_stats *out)
 {
 	*out = lm->st;
+	out->session_at = lm->sess.cur.valid ? lm->sess.cur.created : 0;
 }
 
 int lm_new(struct lm **out, struct ev_loop *loop, const struct lm_cfg *c)
@@ -403,10 +422,8 @@ void lm_free(struct lm *lm)
 	ev_timer_stop(lm->loop, &lm->hs_timer);
 	lm_tcp_close_all(lm);
 	for (size_t i = 0; i < LM_MAX_LINKS; i++) {
-		if (!lm->links[i].used)
-			continue;
-		lm_proxy_free(&lm->links[i]);
-		lm_udp_link_close(&lm->links[i]);
+		if (lm->links[i].used)
+			link_close(&lm->links[i]);
 	}
 	if (lm->fd >= 0) {
 		ev_io_stop(lm->loop, &lm->rx);

@@ -55,6 +55,7 @@ struct lm_cfg {
 	socklen_t addr_len;
 	double rekey;		/* slave: seconds between handshakes; 0: 120 */
 	bool no_tcp;		/* master: no TCP listener for streams */
+	uint32_t fwmark;	/* slave: SO_MARK on every link socket; 0 none */
 	const struct lm_ops *ops;
 	void *ctx;
 };
@@ -81,6 +82,8 @@ struct lm_stats {
 	uint64_t no_slot;		/* master: link table full */
 	uint64_t streams_refused;	/* master: too many TCP streams */
 	uint64_t streams_dropped;	/* master: closed, bad or idle */
+	double session_at;		/* when the current keys were made
+					 * (loop time); 0: no session */
 };
 
 int lm_new(struct lm **out, struct ev_loop *loop, const struct lm_cfg *c);
@@ -90,6 +93,9 @@ void lm_free(struct lm *lm);
  * re-negotiated with backoff, so a missing interface or an unreachable
  * proxy is retried, not fatal. */
 int lm_link_add(struct lm *lm, const struct lm_link_cfg *c);
+
+/* Slave: removes a link, closing its sockets and proxy connection. */
+int lm_link_del(struct lm *lm, uint16_t id);
 
 /* Slave: the link went silent; start its transport afresh (a new UDP
  * socket, so a new source port past a NAT that forgot the old one; a new

@@ -152,6 +152,10 @@ int lm_udp_master_open(struct lm *lm)
 		setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof(on));
 	}
 	lm_sock_tune(fd, a->ss_family);
+	/* routes through the tunnel never take the tunnel's own packets */
+	if (lm->cfg.fwmark)
+		setsockopt(fd, SOL_SOCKET, SO_MARK, &lm->cfg.fwmark,
+			   sizeof(lm->cfg.fwmark));
 	if (bind(fd, (struct sockaddr *)a, lm->cfg.addr_len) < 0) {
 		err = -errno;
 		close(fd);
@@ -165,6 +169,12 @@ int lm_udp_master_open(struct lm *lm)
 
 int lm_bind_link_socket(struct lm_link *l, int fd)
 {
+	uint32_t mark = l->lm->cfg.fwmark;
+
+	/* route_default: braid's own packets keep using their uplinks */
+	if (mark && setsockopt(fd, SOL_SOCKET, SO_MARK, &mark,
+			       sizeof(mark)) < 0)
+		return -errno;
 	if (l->ifname[0] && setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE,
 				       l->ifname, strlen(l->ifname)) < 0)
 		return -errno;

@@ -37,9 +37,14 @@ uint64_t mux_est_inflight(const struct mux_est *e)
 
 /* Bytes the link holds in its pipe with no queue: its rate times the
  * round trip, plus what waits for the receiver's next feedback. */
+static double capped(const struct mux_est *e, double r)
+{
+	return e->cap && r > e->cap ? e->cap : r;
+}
+
 static double bdp(const struct mux_est *e)
 {
-	return e->btlbw * (e->min_rtt + MUX_FB_INTERVAL);
+	return capped(e, e->btlbw) * (e->min_rtt + MUX_FB_INTERVAL);
 }
 
 double mux_est_cwnd(const struct mux_est *e)
@@ -47,7 +52,9 @@ double mux_est_cwnd(const struct mux_est *e)
 	double w;
 
 	if (!e->have_rtt || !e->measured)
-		return CWND_INIT;
+		return e->cap ? fmin(CWND_INIT, fmax(CWND_MIN, e->cap *
+				     (e->have_rtt ? e->min_rtt + MUX_FB_INTERVAL
+						  : RTT_UNKNOWN))) : CWND_INIT;
 	w = bdp(e) * (e->full ? CWND_GAIN : STARTUP_GAIN);
 	return w < CWND_MIN ? CWND_MIN : w;
 }
@@ -234,7 +241,8 @@ static double rate(const struct mux_est *e)
 {
 	double rtt = e->have_rtt ? e->min_rtt + MUX_FB_INTERVAL : RTT_UNKNOWN;
 
-	return e->measured ? e->btlbw : fmax(e->btlbw, mux_est_cwnd(e) / rtt);
+	return capped(e, e->measured ? e->btlbw :
+			 fmax(e->btlbw, mux_est_cwnd(e) / rtt));
 }
 
 static double base_rtt(const struct mux_est *e)

@@ -22,7 +22,7 @@ int mux_wrr_pick(struct mux_wrr *w, size_t n);
 /* Keepalive: stamp (u64, ns), weight (u16), flags (u16), name (32 bytes,
  * NUL padded), epoch (u32), the link's last round trip (u32, us). The
  * answer: stamp, epoch. */
-#define MUX_KEEPALIVE_LEN 52
+#define MUX_KEEPALIVE_LEN 56
 #define MUX_KA_ACK_LEN 12
 #define MUX_KA_BACKUP 0x1	/* flags: the link is a backup */
 #define MUX_KA_REDUNDANT 0x2	/* flags: send every packet twice */
@@ -67,6 +67,7 @@ struct mux_est {
 	unsigned full_cnt, rounds;
 	uint64_t round_end;
 	double loss;			/* fraction, smoothed */
+	double cap;			/* bytes/s it may carry; 0: no cap */
 	uint64_t sent_bytes, acked_bytes;
 	uint32_t una, next_lseq;	/* oldest unacked; next to send */
 	uint64_t dlv;			/* bytes delivered, as last reported */
@@ -215,6 +216,8 @@ void mux_sched_tick(struct mux *m, double now);
 /* Feedback fb says which of l's packets in flight were lost: they are
  * resent on the links where they arrive first. */
 void mux_sched_lost(struct mux *m, struct mux_link *l, const struct mux_fb *fb);
+/* The link is being removed: what it had in flight goes on the others. */
+void mux_sched_removed(struct mux *m, struct mux_link *l);
 /* The link was heard after a stall: probe it again at once. */
 void mux_sched_heard(struct mux *m, struct mux_link *l);
 

@@ -109,6 +109,7 @@ static void keepalive_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	memcpy(buf + 12, l->st.name, strnlen(l->st.name, MUX_NAME_LEN));
 	put_be32(buf + 44, m->epoch);
 	put_be32(buf + 48, (uint32_t)(l->st.rtt * 1e6));
+	put_be32(buf + 52, (uint32_t)(l->est.cap * 8 / 1e3));
 	m->cfg.ops->send(m->cfg.ctx, l->id, MUX_MSG_KEEPALIVE, buf,
 			 sizeof(buf));
 }
@@ -149,6 +150,48 @@ void mux_link_set_backup(struct mux *m, uint16_t id, bool backup)
 
 	if (l)
 		set_backup(m, l, backup);
+}
+
+void mux_link_set_weight(struct mux *m, uint16_t id, unsigned weight)
+{
+	struct mux_link *l = link_find(m, id);
+
+	if (!l)
+		return;
+	l->st.weight = weight ? weight : 1;
+	m->wrr[link_index(m, l)].weight = l->st.weight;
+}
+
+void mux_link_set_rate_cap(struct mux *m, uint16_t id, double cap)
+{
+	struct mux_link *l = link_find(m, id);
+
+	if (l)
+		l->est.cap = cap > 0 ? cap : 0;
+}
+
+static void link_free(struct mux *m, struct mux_link *l)
+{
+	ev_timer_stop(m->loop, &l->dead);
+	ev_timer_stop(m->loop, &l->ka);
+	mux_link_sched_free(l);
+	l->used = false;
+	m->wrr[link_index(m, l)] = (struct mux_wrr){ 0 };
+}
+
+int mux_link_del(struct mux *m, uint16_t id)
+{
+	struct mux_link *l = link_find(m, id);
+
+	if (!l)
+		return -ENOENT;
+	l->up = false;
+	m->wrr[link_index(m, l)].eligible = false;
+	mux_sched_removed(m, l);	/* its packets in flight go again */
+	link_free(m, l);
+	mux_sched_drain(m);
+	log_info("link %s (id %u) removed", l->st.name, l->id);
+	return 0;
 }
 
 void mux_link_set_stream(struct mux *m, uint16_t id, bool stream)
@@ -206,6 +249,7 @@ static void keepalive_in(struct mux *m, struct mux_link *l, uint8_t *buf,
 	if (get_be32(buf + 48) < MUX_RTT_SANE * 1e6)	/* as the slave saw it */
 		l->st.rtt = get_be32(buf + 48) / 1e6;
 	m->peer_redundant = flags & MUX_KA_REDUNDANT;
+	l->est.cap = get_be32(buf + 52) * 1e3 / 8;	/* kbit/s, both ways */
 	if (buf[12]) {
 		char name[MUX_NAME_LEN];
 
@@ -521,6 +565,7 @@ int mux_link_stats(const struct mux *m, uint16_t id, struct mux_link_stats *out)
 	out->loss = l->est.loss;
 	out->inflight = mux_est_inflight(&l->est);
 	out->cwnd = mux_est_cwnd(&l->est);
+	out->rate_cap = l->est.cap;
 	out->backup = l->backup;
 	out->stalled = l->stalled;
 	return 0;
@@ -576,11 +621,8 @@ void mux_free(struct mux *m)
 	ev_timer_stop(m->loop, &m->fb_timer);
 	mux_reorder_free(&m->ro);
 	for (size_t i = 0; i < MUX_MAX_LINKS; i++) {
-		if (!m->links[i].used)
-			continue;
-		ev_timer_stop(m->loop, &m->links[i].dead);
-		ev_timer_stop(m->loop, &m->links[i].ka);
-		mux_link_sched_free(&m->links[i]);
+		if (m->links[i].used)
+			link_free(m, &m->links[i]);
 	}
 	mux_sched_free(m);
 	free(m);

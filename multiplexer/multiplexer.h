@@ -63,6 +63,7 @@ struct mux_link_stats {
 	double loss;		/* fraction of packets lost, smoothed */
 	uint64_t inflight;	/* bytes sent, not yet confirmed */
 	double cwnd;		/* bytes it may have in flight */
+	double rate_cap;	/* bytes/s, 0: none */
 	uint64_t data_tx, data_rx;	/* data packets scheduled / delivered */
 	uint64_t send_fail;	/* data packets the link refused */
 	uint64_t downs;		/* times the link went down */
@@ -105,6 +106,14 @@ int mux_link_add(struct mux *m, uint16_t id, const char *name,
 /* A backup link carries data only while no other link is up and has
  * room; the slave tells the master. */
 void mux_link_set_backup(struct mux *m, uint16_t id, bool backup);
+
+/* Removes a link; what it had in flight is resent on the others.
+ * Returns 0 or -ENOENT. */
+int mux_link_del(struct mux *m, uint16_t id);
+void mux_link_set_weight(struct mux *m, uint16_t id, unsigned weight);
+/* Caps what the link is given, in bytes/s (0: no cap); the slave tells
+ * the master, which caps its side too. */
+void mux_link_set_rate_cap(struct mux *m, uint16_t id, double cap);
 
 /* The link now runs over a TCP stream (or UDP again). A stream link is
  * never preferred over a UDP link of the same weight. */

@@ -377,6 +377,12 @@ static void probe(struct mux *m, struct mux_link *l, double now)
 	l->probe_at = now + l->probe_wait;
 }
 
+void mux_sched_removed(struct mux *m, struct mux_link *l)
+{
+	if (m->cfg.sched != MUX_SCHED_ROUNDROBIN)
+		resend_inflight(m, l, ev_now(m->loop));
+}
+
 void mux_sched_heard(struct mux *m, struct mux_link *l)
 {
 	if (l->stalled && l->probe_at > ev_now(m->loop))

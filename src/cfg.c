@@ -13,26 +13,20 @@
 #include <libconfig.h>
 #include <sodium.h>
 
-#include "cfg.h"
+#include "cfg-int.h"
 #include "log.h"
 
 #define DEFAULT_TUN "braid0"
 #define DEFAULT_MTU 1400
 #define DEFAULT_DEAD 1.0
 #define DEFAULT_KEEPALIVE 0.2
-#define DEFAULT_CONTROL "/run/braid/braid.sock"
+#define DEFAULT_CONTROL_DIR "/run/braid"
 #define DEFAULT_USER "nobody"
 
-/* Parse state: where errors go and which file they name. */
-struct ctx {
-	const char *path;
-	char *err;
-	size_t errlen;
-};
 
 /* Writes "FILE:LINE: setting 'a.b[1].c': message" into x->err. child names
  * a setting missing from s; the line is then s's (none for the root). */
-static int vreport(struct ctx *x, const config_setting_t *s,
+static int vreport(struct cfg_ctx *x, const config_setting_t *s,
 		   const char *child, const char *fmt, va_list ap)
 {
 	char msg[CFG_ERR_LEN], where[32] = "", *path = NULL;
@@ -70,9 +64,7 @@ static int vreport(struct ctx *x, const config_setting_t *s,
 	return -1;
 }
 
-static int fail(struct ctx *x, const config_setting_t *s, const char *fmt,
-		...) __attribute__((format(printf, 3, 4)));
-static int fail(struct ctx *x, const config_setting_t *s, const char *fmt,
+int cfg_fail(struct cfg_ctx *x, const config_setting_t *s, const char *fmt,
 		...)
 {
 	va_list ap;
@@ -83,10 +75,7 @@ static int fail(struct ctx *x, const config_setting_t *s, const char *fmt,
 	return -1;
 }
 
-static int missing(struct ctx *x, const config_setting_t *parent,
-		   const char *child, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int missing(struct ctx *x, const config_setting_t *parent,
+int cfg_missing(struct cfg_ctx *x, const config_setting_t *parent,
 		   const char *child, const char *fmt, ...)
 {
 	va_list ap;
@@ -97,7 +86,7 @@ static int missing(struct ctx *x, const config_setting_t *parent,
 	return -1;
 }
 
-static int get_string(struct ctx *x, const config_setting_t *parent,
+int cfg_get_string(struct cfg_ctx *x, const config_setting_t *parent,
 		      const char *name, const char **out)
 {
 	const config_setting_t *s = config_setting_get_member(parent, name);
@@ -106,12 +95,12 @@ static int get_string(struct ctx *x, const config_setting_t *parent,
 	if (!s)
 		return 0;
 	if (config_setting_type(s) != CONFIG_TYPE_STRING)
-		return fail(x, s, "must be a string (in double quotes)");
+		return cfg_fail(x, s, "must be a string (in double quotes)");
 	*out = config_setting_get_string(s);
 	return 0;
 }
 
-static int get_number(struct ctx *x, const config_setting_t *parent,
+int cfg_get_number(struct cfg_ctx *x, const config_setting_t *parent,
 		      const char *name, double lo, double hi, double *out)
 {
 	const config_setting_t *s = config_setting_get_member(parent, name);
@@ -128,16 +117,16 @@ static int get_number(struct ctx *x, const config_setting_t *parent,
 		v = config_setting_get_float(s);
 		break;
 	default:
-		return fail(x, s, "must be a number");
+		return cfg_fail(x, s, "must be a number");
 	}
 	if (!(v >= lo && v <= hi))
-		return fail(x, s, "must be between %g and %g", lo, hi);
+		return cfg_fail(x, s, "must be between %g and %g", lo, hi);
 	*out = v;
 	return 0;
 }
 
 /* A boolean setting; *out is left alone when it is not there. */
-static int get_bool(struct ctx *x, const config_setting_t *parent,
+int cfg_get_bool(struct cfg_ctx *x, const config_setting_t *parent,
 		    const char *name, bool *out)
 {
 	const config_setting_t *s = config_setting_get_member(parent, name);
@@ -145,29 +134,29 @@ static int get_bool(struct ctx *x, const config_setting_t *parent,
 	if (!s)
 		return 0;
 	if (config_setting_type(s) != CONFIG_TYPE_BOOL)
-		return fail(x, s, "must be true or false");
+		return cfg_fail(x, s, "must be true or false");
 	*out = config_setting_get_bool(s);
 	return 0;
 }
 
 /* A setting of two words: *alt says whether it is the second (absent
  * means the first). */
-static int get_choice(struct ctx *x, const config_setting_t *parent,
+int cfg_get_choice(struct cfg_ctx *x, const config_setting_t *parent,
 		      const char *name, const char *first,
 		      const char *second, bool *alt)
 {
 	const char *v;
 
-	if (get_string(x, parent, name, &v) < 0)
+	if (cfg_get_string(x, parent, name, &v) < 0)
 		return -1;
 	if (v && strcmp(v, first) && strcmp(v, second))
-		return fail(x, config_setting_get_member(parent, name),
+		return cfg_fail(x, config_setting_get_member(parent, name),
 			    "must be \"%s\" or \"%s\"", first, second);
 	*alt = v && !strcmp(v, second);
 	return 0;
 }
 
-static int check_known(struct ctx *x, const config_setting_t *group,
+int cfg_check_known(struct cfg_ctx *x, const config_setting_t *group,
 		       const char *const *known)
 {
 	for (int i = 0; i < config_setting_length(group); i++) {
@@ -178,24 +167,24 @@ static int check_known(struct ctx *x, const config_setting_t *group,
 		for (const char *const *k = known; *k && !ok; k++)
 			ok = strcmp(*k, name) == 0;
 		if (!ok)
-			return fail(x, s, "unknown setting (misspelt?)");
+			return cfg_fail(x, s, "unknown setting (misspelt?)");
 	}
 	return 0;
 }
 
-static int decode_key(struct ctx *x, const config_setting_t *s,
+static int decode_key(struct cfg_ctx *x, const config_setting_t *s,
 		      const char *b64, uint8_t key[32])
 {
 	size_t n;
 
 	if (sodium_base642bin(key, 32, b64, strlen(b64), " \t\r\n", &n, NULL,
 			      sodium_base64_VARIANT_ORIGINAL) != 0 || n != 32)
-		return fail(x, s, "not a key: expected 32 bytes in base64, as "
+		return cfg_fail(x, s, "not a key: expected 32 bytes in base64, as "
 			    "printed by 'braid genkey'");
 	return 0;
 }
 
-static int load_key_file(struct ctx *x, const config_setting_t *s,
+static int load_key_file(struct cfg_ctx *x, const config_setting_t *s,
 			 const char *path, uint8_t key[32])
 {
 	char buf[256];
@@ -205,17 +194,17 @@ static int load_key_file(struct ctx *x, const config_setting_t *s,
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return fail(x, s, "cannot open '%s': %s", path,
+		return cfg_fail(x, s, "cannot open '%s': %s", path,
 			    strerror(errno));
 	if (fstat(fd, &st) < 0 || (st.st_mode & 077)) {
 		close(fd);
-		return fail(x, s, "'%s' is readable by group or others; run "
+		return cfg_fail(x, s, "'%s' is readable by group or others; run "
 			    "'chmod 600 %s'", path, path);
 	}
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (n < 0)
-		return fail(x, s, "cannot read '%s': %s", path,
+		return cfg_fail(x, s, "cannot read '%s': %s", path,
 			    strerror(errno));
 	buf[n] = '\0';
 	rc = decode_key(x, s, buf, key);
@@ -223,7 +212,7 @@ static int load_key_file(struct ctx *x, const config_setting_t *s,
 	return rc;
 }
 
-static int load_key(struct ctx *x, const config_setting_t *root,
+static int load_key(struct cfg_ctx *x, const config_setting_t *root,
 		    struct cfg *c)
 {
 	const config_setting_t *k = config_setting_get_member(root, "key");
@@ -232,36 +221,36 @@ static int load_key(struct ctx *x, const config_setting_t *root,
 	const char *v;
 
 	if (k && kf)
-		return fail(x, kf, "give either key or key_file, not both");
+		return cfg_fail(x, kf, "give either key or key_file, not both");
 	if (!k && !kf)
-		return missing(x, root, "key", "missing: set key = \"...\" or "
+		return cfg_missing(x, root, "key", "missing: set key = \"...\" or "
 			       "key_file = \"...\" (make one with 'braid "
 			       "genkey')");
-	if (get_string(x, root, k ? "key" : "key_file", &v) < 0)
+	if (cfg_get_string(x, root, k ? "key" : "key_file", &v) < 0)
 		return -1;
 	return k ? decode_key(x, k, v, c->key) :
 		   load_key_file(x, kf, v, c->key);
 }
 
-static int load_addresses(struct ctx *x, const config_setting_t *s,
+static int load_addresses(struct cfg_ctx *x, const config_setting_t *s,
 			  struct cfg *c)
 {
 	bool list = config_setting_is_aggregate(s);
 	int n = list ? config_setting_length(s) : 1;
 
 	if (n < 1)
-		return fail(x, s, "needs at least one address");
+		return cfg_fail(x, s, "needs at least one address");
 	if (n > TUN_MAX_ADDRS)
-		return fail(x, s, "at most %d addresses", TUN_MAX_ADDRS);
+		return cfg_fail(x, s, "at most %d addresses", TUN_MAX_ADDRS);
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *e = list ?
 			config_setting_get_elem(s, i) : s;
 
 		if (config_setting_type(e) != CONFIG_TYPE_STRING)
-			return fail(x, e, "must be a string \"ip/prefix\"");
+			return cfg_fail(x, e, "must be a string \"ip/prefix\"");
 		if (tun_addr_parse(&c->addrs[i],
 				   config_setting_get_string(e)) < 0)
-			return fail(x, e, "'%s' is not an IPv4 or IPv6 "
+			return cfg_fail(x, e, "'%s' is not an IPv4 or IPv6 "
 				    "address with an optional /prefix",
 				    config_setting_get_string(e));
 	}
@@ -269,7 +258,7 @@ static int load_addresses(struct ctx *x, const config_setting_t *s,
 	return 0;
 }
 
-static int load_tun(struct ctx *x, const config_setting_t *root,
+static int load_tun(struct cfg_ctx *x, const config_setting_t *root,
 		    struct cfg *c)
 {
 	static const char *const known[] = { "name", "address", "mtu", NULL };
@@ -281,205 +270,38 @@ static int load_tun(struct ctx *x, const config_setting_t *root,
 	snprintf(c->tun_name, sizeof(c->tun_name), "%s", DEFAULT_TUN);
 	c->mtu = DEFAULT_MTU;
 	if (!t)
-		return missing(x, root, "tun", "missing: add tun = { address = "
+		return cfg_missing(x, root, "tun", "missing: add tun = { address = "
 			       "\"10.77.0.1/24\"; }");
 	if (!config_setting_is_group(t))
-		return fail(x, t, "must be a group { ... }");
-	if (check_known(x, t, known) < 0 || get_string(x, t, "name", &name) < 0)
+		return cfg_fail(x, t, "must be a group { ... }");
+	if (cfg_check_known(x, t, known) < 0 || cfg_get_string(x, t, "name", &name) < 0)
 		return -1;
 	if (name) {
 		if (!*name || strlen(name) >= IFNAMSIZ || strchr(name, '/'))
-			return fail(x, config_setting_get_member(t, "name"),
+			return cfg_fail(x, config_setting_get_member(t, "name"),
 				    "interface names are 1-%d characters "
 				    "without '/'", IFNAMSIZ - 1);
 		snprintf(c->tun_name, sizeof(c->tun_name), "%s", name);
 	}
 	a = config_setting_get_member(t, "address");
 	if (!a)
-		return missing(x, t, "address", "missing (e.g. address = "
+		return cfg_missing(x, t, "address", "missing (e.g. address = "
 			       "\"10.77.0.1/24\")");
 	if (load_addresses(x, a, c) < 0 ||
-	    get_number(x, t, "mtu", 576, 9000, &mtu) < 0)
+	    cfg_get_number(x, t, "mtu", 576, 9000, &mtu) < 0)
 		return -1;
 	if (mtu != (unsigned)mtu)
-		return fail(x, config_setting_get_member(t, "mtu"),
+		return cfg_fail(x, config_setting_get_member(t, "mtu"),
 			    "must be a whole number");
 	c->mtu = (unsigned)mtu;
 	for (size_t i = 0; i < c->naddrs; i++)
 		if (c->addrs[i].family == AF_INET6 && c->mtu < 1280)
-			return fail(x, config_setting_get_member(t, "mtu"),
+			return cfg_fail(x, config_setting_get_member(t, "mtu"),
 				    "IPv6 addresses need mtu >= 1280");
 	return 0;
 }
 
-/* proxy, username, password and fallback of a socks5/socks5-tcp link. */
-static int load_socks(struct ctx *x, const config_setting_t *s,
-		      struct cfg_link *l)
-{
-	const config_setting_t *fb = config_setting_get_member(s, "fallback");
-	const char *proxy, *user, *pass;
-	char why[CFG_ERR_LEN];
-
-	if (get_string(x, s, "proxy", &proxy) < 0 ||
-	    get_string(x, s, "username", &user) < 0 ||
-	    get_string(x, s, "password", &pass) < 0)
-		return -1;
-	if (!proxy)
-		return missing(x, s, "proxy", "missing: proxy = \"HOST:PORT\" "
-			       "of the SOCKS5 server");
-	if (cfg_addr_hostport(proxy, &l->proxy, &l->proxy_len, why,
-			      sizeof(why)) < 0)
-		return fail(x, config_setting_get_member(s, "proxy"), "%s",
-			    why);
-	if (!user != !pass)
-		return fail(x, config_setting_get_member(s, user ? "username" :
-							 "password"),
-			    "give both username and password, or neither");
-	if (user && (!*user || strlen(user) > 255))
-		return fail(x, config_setting_get_member(s, "username"),
-			    "1-255 characters (RFC 1929)");
-	if (pass && (!*pass || strlen(pass) > 255))
-		return fail(x, config_setting_get_member(s, "password"),
-			    "1-255 characters (RFC 1929)");
-	snprintf(l->username, sizeof(l->username), "%s", user ? user : "");
-	snprintf(l->password, sizeof(l->password), "%s", pass ? pass : "");
-	l->fallback = true;
-	if (fb) {
-		if (config_setting_type(fb) != CONFIG_TYPE_BOOL)
-			return fail(x, fb, "must be true or false");
-		if (l->type != CFG_LINK_SOCKS5)
-			return fail(x, fb, "only for type = \"socks5\"");
-		l->fallback = config_setting_get_bool(fb);
-	}
-	return 0;
-}
-
-static int load_type(struct ctx *x, const config_setting_t *s,
-		     struct cfg_link *l)
-{
-	static const char *const udp_only[] = { "proxy", "username",
-						"password", "fallback" };
-	const char *type;
-
-	if (get_string(x, s, "type", &type) < 0)
-		return -1;
-	if (!type)
-		return missing(x, s, "type", "missing: type = \"udp\", "
-			       "\"socks5\" or \"socks5-tcp\"");
-	if (!strcmp(type, "udp"))
-		l->type = CFG_LINK_UDP;
-	else if (!strcmp(type, "socks5"))
-		l->type = CFG_LINK_SOCKS5;
-	else if (!strcmp(type, "socks5-tcp"))
-		l->type = CFG_LINK_SOCKS5_TCP;
-	else
-		return fail(x, config_setting_get_member(s, "type"),
-			    "must be \"udp\", \"socks5\" or \"socks5-tcp\"");
-	if (l->type != CFG_LINK_UDP)
-		return load_socks(x, s, l);
-	for (size_t i = 0; i < ARRAY_SIZE(udp_only); i++)
-		if (config_setting_get_member(s, udp_only[i]))
-			return fail(x, config_setting_get_member(s,
-								 udp_only[i]),
-				    "only for socks5 and socks5-tcp links");
-	return 0;
-}
-
-static int load_link(struct ctx *x, const config_setting_t *s, int idx,
-		     struct cfg *c)
-{
-	static const char *const known[] = { "name", "type", "id", "weight",
-					     "backup",
-					     "interface", "bind", "proxy",
-					     "username", "password",
-					     "fallback", NULL };
-	struct cfg_link *l = &c->links[idx];
-	const char *name, *ifname, *bind;
-	double id = idx + 1, weight = 1;
-
-	if (!config_setting_is_group(s))
-		return fail(x, s, "each link is a group { name = ...; ... }");
-	if (check_known(x, s, known) < 0 ||
-	    get_string(x, s, "name", &name) < 0 ||
-	    get_string(x, s, "interface", &ifname) < 0 ||
-	    get_string(x, s, "bind", &bind) < 0 ||
-	    get_number(x, s, "id", 1, 65535, &id) < 0 ||
-	    get_number(x, s, "weight", 1, 1000, &weight) < 0)
-		return -1;
-	if (!name || !*name || strlen(name) >= CFG_NAME_LEN)
-		return missing(x, s, "name", "needs 1-%d characters",
-			       CFG_NAME_LEN - 1);
-	for (const char *p = name; *p; p++)
-		if (*p < 0x21 || *p > 0x7e)
-			return fail(x, config_setting_get_member(s, "name"),
-				    "use printable ASCII without spaces");
-	if (load_type(x, s, l) < 0)
-		return -1;
-	snprintf(l->name, sizeof(l->name), "%s", name);
-	l->id = (uint16_t)id;
-	l->weight = (unsigned)weight;
-	l->backup = false;
-	if (get_bool(x, s, "backup", &l->backup) < 0)
-		return -1;
-	if (id != (uint16_t)id || weight != (unsigned)weight)
-		return fail(x, s, "id and weight are whole numbers");
-	if (ifname) {
-		if (!*ifname || strlen(ifname) >= IFNAMSIZ)
-			return fail(x, config_setting_get_member(s,
-								 "interface"),
-				    "interface names are 1-%d characters",
-				    IFNAMSIZ - 1);
-		snprintf(l->ifname, sizeof(l->ifname), "%s", ifname);
-	}
-	if (bind) {
-		const config_setting_t *b = config_setting_get_member(s, "bind");
-
-		if (cfg_addr_ip(bind, &l->bind, &l->bind_len) < 0)
-			return fail(x, b, "'%s' is not an IPv4 or IPv6 address",
-				    bind);
-		/* a socks link's sockets go to the proxy, not the master */
-		if (l->type == CFG_LINK_UDP &&
-		    l->bind.ss_family != c->addr.ss_family)
-			return fail(x, b, "address family differs from the "
-				    "master's address (%s)", c->addr_str);
-		if (l->type != CFG_LINK_UDP &&
-		    l->bind.ss_family != l->proxy.ss_family)
-			return fail(x, b, "address family differs from the "
-				    "proxy's address");
-	}
-	for (int i = 0; i < idx; i++) {
-		if (!strcmp(c->links[i].name, l->name))
-			return fail(x, s, "link name '%s' used twice", l->name);
-		if (c->links[i].id == l->id)
-			return fail(x, s, "link id %u used twice (links get "
-				    "their position as id unless id is set)",
-				    l->id);
-	}
-	return 0;
-}
-
-static int load_links(struct ctx *x, const config_setting_t *root,
-		      struct cfg *c)
-{
-	const config_setting_t *ls = config_setting_get_member(root, "links");
-
-	if (!ls)
-		return missing(x, root, "links", "a slave needs links = "
-			       "( { ... } )");
-	if (!config_setting_is_list(ls) && !config_setting_is_array(ls))
-		return fail(x, ls, "must be a list ( { ... }, { ... } )");
-	if (config_setting_length(ls) < 1)
-		return fail(x, ls, "needs at least one link");
-	if (config_setting_length(ls) > CFG_MAX_LINKS)
-		return fail(x, ls, "at most %d links", CFG_MAX_LINKS);
-	for (int i = 0; i < config_setting_length(ls); i++)
-		if (load_link(x, config_setting_get_elem(ls, i), i, c) < 0)
-			return -1;
-	c->nlinks = config_setting_length(ls);
-	return 0;
-}
-
-static int load_peer_addr(struct ctx *x, const config_setting_t *root,
+static int load_peer_addr(struct cfg_ctx *x, const config_setting_t *root,
 			  struct cfg *c)
 {
 	const char *which = c->master ? "listen" : "master";
@@ -488,44 +310,44 @@ static int load_peer_addr(struct ctx *x, const config_setting_t *root,
 	const char *v;
 
 	if (!s)
-		return missing(x, root, which, "%s", c->master ?
+		return cfg_missing(x, root, which, "%s", c->master ?
 			       "missing: a master needs listen = \":PORT\"" :
 			       "missing: a slave needs master = \"HOST:PORT\"");
-	if (get_string(x, root, which, &v) < 0)
+	if (cfg_get_string(x, root, which, &v) < 0)
 		return -1;
 	if (cfg_addr_hostport(v, &c->addr, &c->addr_len, why, sizeof(why)) < 0)
-		return fail(x, s, "%s", why);
+		return cfg_fail(x, s, "%s", why);
 	snprintf(c->addr_str, sizeof(c->addr_str), "%s", v);
 	return 0;
 }
 
-static int load_timing(struct ctx *x, const config_setting_t *root,
+static int load_timing(struct cfg_ctx *x, const config_setting_t *root,
 		       struct cfg *c)
 {
 	const config_setting_t *ka = config_setting_get_member(root,
 							       "keepalive");
 
 	c->dead_time = DEFAULT_DEAD;
-	if (get_number(x, root, "dead_time", 0.1, 60, &c->dead_time) < 0)
+	if (cfg_get_number(x, root, "dead_time", 0.1, 60, &c->dead_time) < 0)
 		return -1;
 	c->keepalive = c->dead_time / 4 < DEFAULT_KEEPALIVE ?
 		       c->dead_time / 4 : DEFAULT_KEEPALIVE;
-	if (get_number(x, root, "keepalive", 0.01, 30, &c->keepalive) < 0)
+	if (cfg_get_number(x, root, "keepalive", 0.01, 30, &c->keepalive) < 0)
 		return -1;
 	if (ka && c->keepalive * 2 > c->dead_time)
-		return fail(x, ka, "must be at most half of dead_time (%g)",
+		return cfg_fail(x, ka, "must be at most half of dead_time (%g)",
 			    c->dead_time);
 	c->rekey = 120;
-	if (get_number(x, root, "rekey", 1, 120, &c->rekey) < 0)
+	if (cfg_get_number(x, root, "rekey", 1, 120, &c->rekey) < 0)
 		return -1;
 	if (c->master && config_setting_get_member(root, "rekey"))
-		return fail(x, config_setting_get_member(root, "rekey"),
+		return cfg_fail(x, config_setting_get_member(root, "rekey"),
 			    "only a slave starts handshakes");
 	return 0;
 }
 
 /* redundant_ports = [ 53, 3478 ]: chosen traffic sent on two links. */
-static int load_ports(struct ctx *x, const config_setting_t *root,
+static int load_ports(struct cfg_ctx *x, const config_setting_t *root,
 		      struct cfg *c)
 {
 	const config_setting_t *l = config_setting_get_member(root,
@@ -535,25 +357,25 @@ static int load_ports(struct ctx *x, const config_setting_t *root,
 	if (!l)
 		return 0;
 	if (!config_setting_is_array(l) && !config_setting_is_list(l))
-		return fail(x, l, "must be a list of port numbers: [ 53, 3478 ]");
+		return cfg_fail(x, l, "must be a list of port numbers: [ 53, 3478 ]");
 	if ((size_t)config_setting_length(l) > max)
-		return fail(x, l, "at most %zu ports", max);
+		return cfg_fail(x, l, "at most %zu ports", max);
 	for (int i = 0; i < config_setting_length(l); i++) {
 		const config_setting_t *e = config_setting_get_elem(l, i);
 		long long v;
 
 		if (config_setting_type(e) != CONFIG_TYPE_INT &&
 		    config_setting_type(e) != CONFIG_TYPE_INT64)
-			return fail(x, l, "must be a list of port numbers");
+			return cfg_fail(x, l, "must be a list of port numbers");
 		v = config_setting_get_int64(e);
 		if (v < 1 || v > 65535)
-			return fail(x, l, "ports are 1..65535, not %lld", v);
+			return cfg_fail(x, l, "ports are 1..65535, not %lld", v);
 		c->redundant_ports[c->n_redundant_ports++] = (uint16_t)v;
 	}
 	return 0;
 }
 
-static int load_root(struct ctx *x, const config_setting_t *root,
+static int load_root(struct cfg_ctx *x, const config_setting_t *root,
 		     struct cfg *c)
 {
 	static const char *const known[] = { "mode", "key", "key_file", "tun",
@@ -561,59 +383,67 @@ static int load_root(struct ctx *x, const config_setting_t *root,
 					     "keepalive", "dead_time",
 					     "control", "user", "rekey",
 					     "listen_tcp", "scheduler", "bonding",
-					     "redundant_ports", NULL };
+					     "redundant_ports", "route_default",
+					     "routes", "fwmark", "route_table",
+					     "on_up", "on_down", "metrics",
+					     NULL };
 	const config_setting_t *lt = config_setting_get_member(root,
 							       "listen_tcp");
 	const char *mode, *control, *user;
 
-	if (check_known(x, root, known) < 0 ||
-	    get_string(x, root, "mode", &mode) < 0)
+	if (cfg_check_known(x, root, known) < 0 ||
+	    cfg_get_string(x, root, "mode", &mode) < 0)
 		return -1;
 	if (!mode)
-		return missing(x, root, "mode", "missing: must be \"master\" "
+		return cfg_missing(x, root, "mode", "missing: must be \"master\" "
 			       "or \"slave\"");
 	if (strcmp(mode, "master") && strcmp(mode, "slave"))
-		return fail(x, config_setting_get_member(root, "mode"),
+		return cfg_fail(x, config_setting_get_member(root, "mode"),
 			    "must be \"master\" or \"slave\"");
 	c->master = !strcmp(mode, "master");
 	if (c->master && config_setting_get_member(root, "links"))
-		return fail(x, config_setting_get_member(root, "links"),
+		return cfg_fail(x, config_setting_get_member(root, "links"),
 			    "only a slave has links; the master learns them");
 	if (c->master && config_setting_get_member(root, "master"))
-		return fail(x, config_setting_get_member(root, "master"),
+		return cfg_fail(x, config_setting_get_member(root, "master"),
 			    "a master has listen, not master");
 	if (!c->master && config_setting_get_member(root, "listen"))
-		return fail(x, config_setting_get_member(root, "listen"),
+		return cfg_fail(x, config_setting_get_member(root, "listen"),
 			    "a slave has master, not listen");
 	c->listen_tcp = true;
 	if (lt && !c->master)
-		return fail(x, lt, "only a master listens");
-	if (get_bool(x, root, "listen_tcp", &c->listen_tcp) < 0 ||
-	    get_choice(x, root, "scheduler", "earliest", "roundrobin",
+		return cfg_fail(x, lt, "only a master listens");
+	if (cfg_get_bool(x, root, "listen_tcp", &c->listen_tcp) < 0 ||
+	    cfg_get_choice(x, root, "scheduler", "earliest", "roundrobin",
 		       &c->roundrobin) < 0 ||
-	    get_choice(x, root, "bonding", "aggregate", "redundant",
+	    cfg_get_choice(x, root, "bonding", "aggregate", "redundant",
 		       &c->redundant) < 0 ||
 	    load_ports(x, root, c) < 0)
 		return -1;
-	if (get_string(x, root, "control", &control) < 0)
+	if (cfg_get_string(x, root, "control", &control) < 0)
 		return -1;
 	if (control && (!*control || strlen(control) >= sizeof(c->control)))
-		return fail(x, config_setting_get_member(root, "control"),
+		return cfg_fail(x, config_setting_get_member(root, "control"),
 			    "a socket path is 1-%zu characters",
 			    sizeof(c->control) - 1);
-	snprintf(c->control, sizeof(c->control), "%s",
-		 control ? control : DEFAULT_CONTROL);
-	if (get_string(x, root, "user", &user) < 0)
+	if (cfg_get_string(x, root, "user", &user) < 0)
 		return -1;
 	if (user && (!*user || strlen(user) >= sizeof(c->user)))
-		return fail(x, config_setting_get_member(root, "user"),
+		return cfg_fail(x, config_setting_get_member(root, "user"),
 			    "a user name (or \"#uid\") of 1-%zu characters",
 			    sizeof(c->user) - 1);
 	snprintf(c->user, sizeof(c->user), "%s", user ? user : DEFAULT_USER);
-	if (load_key(x, root, c) < 0 || load_tun(x, root, c) < 0 ||
-	    load_peer_addr(x, root, c) < 0 || load_timing(x, root, c) < 0)
+	if ((!x->reload && load_key(x, root, c) < 0) ||
+	    load_tun(x, root, c) < 0 || load_peer_addr(x, root, c) < 0 ||
+	    load_timing(x, root, c) < 0 || cfg_load_run(x, root, c) < 0)
 		return -1;
-	return c->master ? 0 : load_links(x, root, c);
+	/* one socket per tunnel: several can run side by side */
+	if (control)
+		snprintf(c->control, sizeof(c->control), "%s", control);
+	else
+		snprintf(c->control, sizeof(c->control), "%s/%s.sock",
+			 DEFAULT_CONTROL_DIR, c->tun_name);
+	return c->master ? 0 : cfg_load_links(x, root, c);
 }
 
 /* libconfig frees its strings without wiping them; the inline key is
@@ -728,9 +558,11 @@ static int no_includes(const char *path, const char *text, char *err,
 	return 0;
 }
 
-int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen)
+static int load(struct cfg *c, const char *path, bool reload, char *err,
+		size_t errlen)
 {
-	struct ctx x = { .path = path, .err = err, .errlen = errlen };
+	struct cfg_ctx x = { .path = path, .err = err, .errlen = errlen,
+			     .reload = reload };
 	config_t lc;
 	char *text;
 	int rc;
@@ -759,4 +591,46 @@ int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen)
 	if (rc < 0)
 		sodium_memzero(c->key, sizeof(c->key));
 	return rc;
+}
+
+int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen)
+{
+	return load(c, path, false, err, errlen);
+}
+
+int cfg_reload(struct cfg *c, const char *path, char *err, size_t errlen)
+{
+	return load(c, path, true, err, errlen);
+}
+
+int cfg_control_path(const char *path, char *out, size_t len, char *err,
+		     size_t errlen)
+{
+	const char *control = NULL, *tun = DEFAULT_TUN;
+	config_t lc;
+	char *text;
+	int rc;
+
+	text = read_text(path, err, errlen);
+	if (!text)
+		return -1;
+	config_init(&lc);
+	rc = config_read_string(&lc, text);
+	sodium_memzero(text, strlen(text));
+	free(text);
+	if (rc != CONFIG_TRUE) {
+		snprintf(err, errlen, "%s:%d: syntax error: %s", path,
+			 config_error_line(&lc), config_error_text(&lc));
+		config_destroy(&lc);
+		return -1;
+	}
+	config_lookup_string(&lc, "control", &control);
+	config_lookup_string(&lc, "tun.name", &tun);
+	if (control)
+		snprintf(out, len, "%s", control);
+	else
+		snprintf(out, len, "%s/%s.sock", DEFAULT_CONTROL_DIR, tun);
+	wipe_key_string(&lc);
+	config_destroy(&lc);
+	return 0;
 }

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include <json-c/json.h>
+
 #include "tundev.h"
 
 #define CFG_MAX_LINKS 32
@@ -31,6 +33,8 @@ struct cfg_link {
 	socklen_t proxy_len;
 	char username[256], password[256];	/* "" = no auth */
 	bool fallback;			/* socks5: CONNECT if UDP fails */
+	double rate;			/* cap, bytes/s; 0: none */
+	uint8_t secret_hash[16];	/* of username and password */
 };
 
 struct cfg {
@@ -53,6 +57,15 @@ struct cfg {
 	uint16_t redundant_ports[16];	/* or only UDP/TCP on these */
 	size_t n_redundant_ports;
 	char control[108];
+	/* routing (route_default: slave only) */
+	bool route_default;
+	struct tun_addr routes[TUN_MAX_ROUTES];
+	size_t nroutes;
+	uint32_t fwmark, route_table;
+	char on_up[1024], on_down[1024];	/* shell commands, "" none */
+	struct sockaddr_storage metrics;	/* metrics_len 0: off */
+	socklen_t metrics_len;
+	char metrics_str[64];
 	char user[64];			/* runs as this user after set-up */
 	struct cfg_link links[CFG_MAX_LINKS];
 	size_t nlinks;
@@ -62,6 +75,29 @@ struct cfg {
  * message naming the file, line and setting into err. Touches nothing
  * outside the process. */
 int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen);
+
+/* As cfg_load, for a SIGHUP: the key is not read again (the running
+ * daemon keeps its own, and may no longer be allowed to read the file). */
+int cfg_reload(struct cfg *c, const char *path, char *err, size_t errlen);
+
+/* The control socket a config names, without validating the rest (for
+ * the clients). Returns 0 or -1 with err. */
+int cfg_control_path(const char *path, char *out, size_t len, char *err,
+		     size_t errlen);
+
+/* A link from a `link-add` request (keys and types as in the file),
+ * checked against c's links (names, ids). Returns 0 or -1 with err. */
+int cfg_link_from_json(const struct cfg *c, struct json_object *o,
+		       struct cfg_link *out, char *err, size_t errlen);
+/* Applies a `link-set` request (weight, backup, rate) to l; on error l
+ * is unchanged. */
+int cfg_link_set_json(struct cfg_link *l, struct json_object *set, char *err,
+		      size_t errlen);
+/* Whether two links use the same transport (a change means a rebuild). */
+bool cfg_link_same_transport(const struct cfg_link *a,
+			     const struct cfg_link *b);
+/* "20mbit", "512kbit", "1.5gbit", "64000" (bit/s) into bytes/s. */
+int cfg_rate_parse(const char *s, double *bytes);
 
 /* "host:port", "[v6]:port" or ":port" (every address, IPv4 and IPv6) into
  * a socket address; names are resolved. Returns 0 or -1 with err set. */

@@ -8,28 +8,14 @@
 
 #include <ev.h>
 #include <sodium.h>
+#include <systemd/sd-daemon.h>
 
+#include "daemon-int.h"
 #include "daemon.h"
-#include "linkmap.h"
-#include "log.h"
-#include "multiplexer.h"
+#include "hook.h"
 #include "privs.h"
-#include "tundev.h"
 
 #define TUN_BATCH 64
-
-struct daemon {
-	struct ev_loop *loop;
-	struct cfg *cfg;
-	struct tun *tun;
-	struct lm *lm;
-	struct mux *mux;
-	ev_io tun_rx;
-	ev_signal sigint, sigterm, sigusr1;
-	uint64_t tun_rx_pkts, tun_tx_pkts, tun_drops;
-	struct log_rl tun_rl;
-	uint8_t buf[MUX_HDR_LEN + LM_MAX_PAYLOAD];
-};
 
 static void stats_log(struct daemon *d)
 {
@@ -184,6 +170,31 @@ static void stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	ev_break(loop, EVBREAK_ALL);
 }
 
+static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct daemon *d = container_of(w, struct daemon, sighup);
+	struct json_object *reply = json_object_new_object();
+
+	(void)loop;
+	(void)revents;
+	log_info("SIGHUP: reloading %s", d->cfg_path);
+	if (reply)
+		daemon_reload(d, reply);
+	json_object_put(reply);
+}
+
+static void rate_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	daemon_rates_sample(container_of(w, struct daemon, rate_timer));
+}
+
+static void metrics_fill_cb(void *ctx, struct report *r)
+{
+	daemon_report(ctx, r);
+}
+
 static void usr1_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	struct daemon *d = container_of(w, struct daemon, sigusr1);
@@ -228,11 +239,15 @@ static int setup_tun(struct daemon *d)
 
 static int setup_links(struct daemon *d)
 {
-	const struct cfg *c = d->cfg;
+	struct cfg *c = d->cfg;
 	struct lm_cfg lc = { .master = c->master, .addr = c->addr,
 			     .addr_len = c->addr_len, .rekey = c->rekey,
 			     .no_tcp = !c->listen_tcp,
+			     .fwmark = c->route_default || c->nroutes ?
+				       c->fwmark : 0,
 			     .ops = &lm_ops, .ctx = d };
+	struct cfg_link *links;
+	size_t nlinks;
 	struct mux_cfg mc = { .master = c->master, .max_packet = c->mtu,
 			      .sched = c->roundrobin ? MUX_SCHED_ROUNDROBIN :
 						       MUX_SCHED_EARLIEST,
@@ -240,7 +255,7 @@ static int setup_links(struct daemon *d)
 			      .keepalive = c->keepalive,
 			      .dead_time = c->dead_time, .ops = &mux_ops,
 			      .ctx = d };
-	int err;
+	int err = 0;
 
 	memcpy(mc.redundant_ports, c->redundant_ports,
 	       sizeof(mc.redundant_ports));
@@ -256,32 +271,90 @@ static int setup_links(struct daemon *d)
 	err = mux_new(&d->mux, d->loop, &mc);
 	if (err < 0)
 		return err;
-	for (size_t i = 0; i < c->nlinks; i++) {
-		const struct cfg_link *l = &c->links[i];
+	/* daemon_link_add appends each link back to the list */
+	links = malloc(sizeof(c->links));
+	if (!links)
+		return -ENOMEM;
+	memcpy(links, c->links, sizeof(c->links));
+	nlinks = c->nlinks;
+	c->nlinks = 0;
+	for (size_t i = 0; i < nlinks && err == 0; i++) {
+		err = daemon_link_add(d, &links[i]);
+		if (err < 0)
+			log_warnx("link %s: %s", links[i].name, strerror(-err));
+	}
+	sodium_memzero(links, sizeof(c->links));
+	free(links);
+	return err;
+}
 
-		struct lm_link_cfg lc = {
-			.id = l->id, .name = l->name,
-			.type = l->type == CFG_LINK_SOCKS5 ? LM_LINK_SOCKS5 :
-				l->type == CFG_LINK_SOCKS5_TCP ?
-				LM_LINK_SOCKS5_TCP : LM_LINK_UDP,
-			.ifname = l->ifname[0] ? l->ifname : NULL,
-			.bind = l->bind_len ? (void *)&l->bind : NULL,
-			.bind_len = l->bind_len,
-			.proxy = (void *)&l->proxy, .proxy_len = l->proxy_len,
-			.username = l->username[0] ? l->username : NULL,
-			.password = l->password[0] ? l->password : NULL,
-			.fallback = l->fallback,
-		};
+/* The control socket, metrics and routes: made as root, used after. */
+static int setup_control(struct daemon *d)
+{
+	const struct cfg *c = d->cfg;
+	int err;
 
-		err = lm_link_add(d->lm, &lc);
-		if (err == 0)
-			err = mux_link_add(d->mux, l->id, l->name, l->weight);
-		if (err == 0)
-			mux_link_set_backup(d->mux, l->id, l->backup);
+	err = ctl_new(&d->ctl, d->loop, c->control, daemon_ctl, d);
+	if (err < 0) {
+		log_warnx("control socket %s: %s%s", c->control, strerror(-err),
+			  err == -EADDRINUSE ? " (another braid answers "
+			  "there; set control in the config)" : "");
+		return err;
+	}
+	if (c->metrics_len) {
+		err = metrics_new(&d->metrics, d->loop,
+				  (struct sockaddr *)&c->metrics,
+				  c->metrics_len, metrics_fill_cb, d);
 		if (err < 0) {
-			log_warnx("link %s: %s", l->name, strerror(-err));
+			log_warnx("metrics: cannot listen on %s: %s",
+				  c->metrics_str, strerror(-err));
 			return err;
 		}
+	}
+	if (c->route_default || c->nroutes) {
+		struct tun_route_cfg rc = {
+			.fwmark = c->fwmark, .table = c->route_table,
+			.pref = 25200, .default_route = c->route_default,
+			.nroutes = c->nroutes,
+		};
+
+		memcpy(rc.routes, c->routes, sizeof(rc.routes));
+		err = tun_policy_new(&d->policy, d->tun, &rc);
+		if (err < 0) {
+			log_warnx("cannot route through %s (table %u, fwmark "
+				  "0x%x): %s", tun_name(d->tun), c->route_table,
+				  c->fwmark, strerror(-err));
+			return err;
+		}
+		log_info("%s through %s (table %u; braid's own packets carry "
+			 "fwmark 0x%x)", c->route_default ? "all traffic" :
+			 "routes", tun_name(d->tun), c->route_table, c->fwmark);
+	}
+	return 0;
+}
+
+/* The keeper runs on_down and removes the socket when we are gone;
+ * on_up runs now, as root. */
+static int run_hooks(struct daemon *d)
+{
+	const struct cfg *c = d->cfg;
+	struct hook_env env;
+	int err;
+
+	hook_env_fill(&env, c, tun_name(d->tun), d->cfg_path);
+	err = hook_keeper_start(c->on_down, &env, c->control);
+	if (err < 0) {
+		log_warnx("cannot start the keeper process: %s",
+			  strerror(-err));
+		return err;
+	}
+	if (!*c->on_up)
+		return 0;
+	err = hook_run("on_up", c->on_up, &env);
+	if (err) {
+		log_warnx("on_up failed (%s%d): stopping", err < 0 ?
+			  "error " : "status ", err < 0 ? -err : err);
+		return -1;
 	}
 	return 0;
 }
@@ -293,9 +366,13 @@ static void watchers_start(struct daemon *d)
 	ev_signal_init(&d->sigint, stop_cb, SIGINT);
 	ev_signal_init(&d->sigterm, stop_cb, SIGTERM);
 	ev_signal_init(&d->sigusr1, usr1_cb, SIGUSR1);
+	ev_signal_init(&d->sighup, hup_cb, SIGHUP);
 	ev_signal_start(d->loop, &d->sigint);
 	ev_signal_start(d->loop, &d->sigterm);
 	ev_signal_start(d->loop, &d->sigusr1);
+	ev_signal_start(d->loop, &d->sighup);
+	ev_timer_init(&d->rate_timer, rate_cb, 1.0, 1.0);
+	ev_timer_start(d->loop, &d->rate_timer);
 }
 
 static void watchers_stop(struct daemon *d)
@@ -304,9 +381,11 @@ static void watchers_stop(struct daemon *d)
 	ev_signal_stop(d->loop, &d->sigint);
 	ev_signal_stop(d->loop, &d->sigterm);
 	ev_signal_stop(d->loop, &d->sigusr1);
+	ev_signal_stop(d->loop, &d->sighup);
+	ev_timer_stop(d->loop, &d->rate_timer);
 }
 
-int daemon_run(struct cfg *c)
+int daemon_run(struct cfg *c, const char *path)
 {
 	static struct daemon d;
 	char err[256];
@@ -315,12 +394,14 @@ int daemon_run(struct cfg *c)
 	gid_t gid;
 
 	d.cfg = c;
+	d.cfg_path = path;
 	d.loop = ev_default_loop(EVFLAG_AUTO);
 	if (!d.loop) {
 		log_warnx("cannot create the event loop");
 		return -1;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	d.started = ev_now(d.loop);
 	/* a missing user fails before anything touches the system */
 	if (privs_lookup(c->user, &uid, &gid, err, sizeof(err)) < 0) {
 		log_warnx("user: %s", err);
@@ -332,9 +413,8 @@ int daemon_run(struct cfg *c)
 		goto out_free;
 	/* linkmap holds the secrets now */
 	sodium_memzero(c->key, sizeof(c->key));
-	for (size_t i = 0; i < c->nlinks; i++)
-		sodium_memzero(c->links[i].password,
-			       sizeof(c->links[i].password));
+	if (setup_control(&d) < 0 || run_hooks(&d) < 0)
+		goto out_free;
 	/* everything that needs root is done: keep only what the links and
 	 * the TUN clean-up need */
 	if (privs_drop(uid, gid, err, sizeof(err)) < 0) {
@@ -346,11 +426,16 @@ int daemon_run(struct cfg *c)
 		 "%s", BRAID_VERSION, c->master ? "master" : "slave",
 		 tun_name(d.tun), c->addr_str, c->nlinks,
 		 c->nlinks == 1 ? "" : "s", c->user);
+	sd_notify(0, "READY=1");
 	ev_run(d.loop, 0);
+	sd_notify(0, "STOPPING=1");
 	stats_log(&d);
 	watchers_stop(&d);
 	rc = 0;
 out_free:
+	tun_policy_free(d.policy);
+	metrics_free(d.metrics);
+	ctl_free(d.ctl);
 	mux_free(d.mux);
 	lm_free(d.lm);
 	tun_free(d.tun);

@@ -7,7 +7,7 @@
 
 /* Sets up, runs until SIGINT/SIGTERM, tears down. Returns 0 on a clean
  * stop, -1 if set-up failed (already logged, everything undone). Wipes
- * c->key once the links hold it. */
-int daemon_run(struct cfg *c);
+ * c->key once the links hold it. path is re-read on SIGHUP. */
+int daemon_run(struct cfg *c, const char *path);
 
 #endif

@@ -8,6 +8,7 @@
 #include <sodium.h>
 
 #include "cfg.h"
+#include "cli.h"
 #include "daemon.h"
 #include "log.h"
 
@@ -55,7 +56,7 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, "braid: %s\n", err);
 		return 1;
 	}
-	return daemon_run(&c) < 0 ? 1 : 0;
+	return daemon_run(&c, path) < 0 ? 1 : 0;
 }
 
 static int cmd_genkey(int argc, char **argv)
@@ -92,8 +93,30 @@ static const struct cmd cmds[] = {
 	{ "run", "braid run -c FILE [-v]",
 	  "Run the daemon in the foreground with the config FILE; mode\n"
 	  "(\"master\" or \"slave\") comes from the file. -v logs debug lines.\n"
-	  "SIGINT/SIGTERM stop it and remove its TUN device; SIGUSR1 logs\n"
-	  "per-link counters.", cmd_run },
+	  "SIGINT/SIGTERM stop it and remove its TUN device, routes and\n"
+	  "control socket; SIGUSR1 logs per-link counters; SIGHUP re-reads\n"
+	  "the config and applies its links.", cmd_run },
+	{ "status", "braid status [--json] [-c FILE | -s SOCKET]",
+	  "Show the running daemon's links (state, type, address or proxy,\n"
+	  "RTT, loss, rate and bytes each way, drops) and tunnel totals.\n"
+	  "--json prints the control socket's reply (docs/CONTROL.md).\n"
+	  "-c FILE finds the daemon through its config, -s through its\n"
+	  "socket; without either, the only socket in /run/braid.",
+	  cli_status },
+	{ "top", "braid top [-c FILE | -s SOCKET]",
+	  "A live view of the daemon, refreshed every second: per-link\n"
+	  "throughput bars, RTT and loss. q or Ctrl-C quits.", cli_top },
+	{ "link", "braid link add NAME KEY=VALUE... | del NAME | set NAME "
+		  "KEY=VALUE...",
+	  "Change the slave's links while it runs (not written to the\n"
+	  "config). add takes the keys of a link in the config file:\n"
+	  "  braid link add phone3 type=socks5 proxy=192.168.1.52:1080\n"
+	  "del removes a link (what it had in flight is resent on the\n"
+	  "others); set changes weight=N, backup=true|false, rate=20mbit\n"
+	  "(0: no cap). -c FILE or -s SOCKET as for status.", cli_link },
+	{ "reload", "braid reload [-c FILE | -s SOCKET]",
+	  "Re-read the config file, as SIGHUP does, and print how many\n"
+	  "links were added, removed and changed.", cli_reload },
 	{ "genkey", "braid genkey",
 	  "Print a new random 32-byte key in base64, for key = \"...\" or a\n"
 	  "key_file (chmod 600) shared by master and slave.", cmd_genkey },

@@ -17,7 +17,7 @@
 struct report_link {
 	uint16_t id;
 	const char *type;	/* "udp", "socks5", "socks5-tcp"; master: "" */
-	char address[64];	/* where the link's packets go now ("" none) */
+	char address[256];	/* where the link's packets go now ("" none) */
 	char proxy[64];		/* socks links: the proxy ("" none) */
 	char ifname[IFNAMSIZ];	/* interface it is bound to ("" none) */
 	double rate_cap;	/* bytes/s, 0: none */

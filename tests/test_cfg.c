@@ -195,7 +195,7 @@ START_TEST(master_example)
 	ck_assert_str_eq(c.addr_str, ":5555");
 	ck_assert_double_eq_tol(c.dead_time, 1.0, 1e-9);
 	ck_assert_double_eq_tol(c.keepalive, 0.2, 1e-9);
-	ck_assert_str_eq(c.control, "/run/braid/braid.sock");
+	ck_assert_str_eq(c.control, "/run/braid/bond7.sock");
 	ck_assert_uint_eq(c.nlinks, 0);
 }
 END_TEST
@@ -228,7 +228,7 @@ START_TEST(slave_example)
 	ck_assert_str_eq(c.addr_str, "192.0.2.1:5555");
 	ck_assert_double_eq_tol(c.dead_time, 1.0, 1e-9);
 	ck_assert_double_eq_tol(c.keepalive, 0.2, 1e-9);
-	ck_assert_str_eq(c.control, "/run/braid/braid.sock");
+	ck_assert_str_eq(c.control, "/run/braid/braid0.sock");
 
 	ck_assert_uint_eq(c.nlinks, 2);
 	ck_assert_str_eq(c.links[0].name, "dsl");

@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: MIT */
+/* Hook commands and the keeper process that runs on_down as root. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "hook.h"
+#include "log.h"
+
+extern char **environ;
+
+/* Appends "NAME=value" to e, if it fits. */
+static void add(struct hook_env *e, size_t *used, size_t *n, const char *name,
+		const char *value)
+{
+	size_t room = sizeof(e->buf) - *used;
+	int len = snprintf(e->buf + *used, room, "%s=%s", name, value);
+
+	if (len < 0 || (size_t)len >= room || *n + 1 >= HOOK_VARS)
+		return;
+	e->vars[(*n)++] = e->buf + *used;
+	*used += (size_t)len + 1;
+}
+
+void hook_env_fill(struct hook_env *e, const struct cfg *c,
+		   const char *device, const char *config_path)
+{
+	char addrs[1024] = "", links[1024] = "", mtu[16];
+	size_t used = 0, n = 0;
+
+	for (size_t i = 0; i < c->naddrs; i++) {
+		char ip[64];
+		const void *a = c->addrs[i].family == AF_INET ?
+				(const void *)&c->addrs[i].v4 :
+				(const void *)&c->addrs[i].v6;
+
+		inet_ntop(c->addrs[i].family, a, ip, sizeof(ip));
+		snprintf(addrs + strlen(addrs), sizeof(addrs) - strlen(addrs),
+			 "%s%s/%u", i ? " " : "", ip, c->addrs[i].prefix);
+	}
+	for (size_t i = 0; i < c->nlinks; i++)
+		snprintf(links + strlen(links), sizeof(links) - strlen(links),
+			 "%s%s", i ? " " : "", c->links[i].name);
+	snprintf(mtu, sizeof(mtu), "%u", c->mtu);
+	memset(e, 0, sizeof(*e));
+	add(e, &used, &n, "BRAID_DEVICE", device);
+	add(e, &used, &n, "BRAID_MODE", c->master ? "master" : "slave");
+	add(e, &used, &n, "BRAID_ADDRESSES", addrs);
+	add(e, &used, &n, "BRAID_MTU", mtu);
+	add(e, &used, &n, "BRAID_LINKS", links);
+	add(e, &used, &n, "BRAID_CONFIG", config_path);
+}
+
+/* In the child: the daemon's environment plus e. */
+static char **child_env(const struct hook_env *e)
+{
+	size_t n = 0, k = 0;
+	char **env;
+
+	while (environ && environ[n])
+		n++;
+	env = calloc(n + HOOK_VARS + 1, sizeof(*env));
+	if (!env)
+		return environ;
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], "BRAID_", 6))
+			env[k++] = environ[i];
+	for (size_t i = 0; e->vars[i]; i++)
+		env[k++] = e->vars[i];
+	return env;
+}
+
+int hook_run(const char *what, const char *cmd, const struct hook_env *e)
+{
+	int status;
+	pid_t pid;
+
+	log_info("%s: running %s", what, cmd);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		char *argv[] = { "/bin/sh", "-c", (char *)cmd, NULL };
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		close_range(3, ~0U, 0);
+		execve(argv[0], argv, child_env(e));
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (WIFSIGNALED(status)) {
+		log_warnx("%s: killed by signal %d", what, WTERMSIG(status));
+		return 128 + WTERMSIG(status);
+	}
+	if (WEXITSTATUS(status))
+		log_warnx("%s: exited with status %d", what,
+			  WEXITSTATUS(status));
+	return WEXITSTATUS(status);
+}
+
+static void keeper(int fd, const char *on_down, const struct hook_env *e,
+		   const char *ctl_path)
+{
+	struct stat st;
+	char c;
+
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGUSR1, SIG_IGN);
+	/* nothing of the daemon's: its TUN device and sockets close with it */
+	if (fd != 3) {
+		dup2(fd, 3);
+		fd = 3;
+	}
+	close_range(4, ~0U, 0);
+	while (read(fd, &c, 1) < 0 && errno == EINTR)
+		;
+	if (lstat(ctl_path, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(ctl_path);
+	if (*on_down)
+		hook_run("on_down", on_down, e);
+	_exit(0);
+}
+
+int hook_keeper_start(const char *on_down, const struct hook_env *e,
+		      const char *ctl_path)
+{
+	int p[2];
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		int err = -errno;
+
+		close(p[0]);
+		close(p[1]);
+		return err;
+	}
+	if (pid == 0) {
+		close(p[1]);
+		keeper(p[0], on_down, e, ctl_path);
+	}
+	/* the write end stays open, unused, until the daemon ends */
+	close(p[0]);
+	return 0;
+}

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/* on_up / on_down: shell commands run as root with the tunnel's details
+ * in their environment, and the keeper, a small root process that
+ * outlives the daemon's privileges to clean up after it. */
+#ifndef BRAID_HOOK_H
+#define BRAID_HOOK_H
+
+#include <sys/types.h>
+
+#include "cfg.h"
+
+#define HOOK_VARS 7
+
+/* BRAID_DEVICE, BRAID_MODE, BRAID_ADDRESSES, BRAID_MTU, BRAID_LINKS,
+ * BRAID_CONFIG as "NAME=value" strings. */
+struct hook_env {
+	char *vars[HOOK_VARS];	/* NULL-terminated */
+	char buf[4096];
+};
+
+void hook_env_fill(struct hook_env *e, const struct cfg *c,
+		   const char *device, const char *config_path);
+
+/* Runs cmd with /bin/sh -c and e added to the environment, and waits.
+ * Returns its exit status (0..255, 128 + signal), or -errno if it could
+ * not run. what names it in the log ("on_up"). */
+int hook_run(const char *what, const char *cmd, const struct hook_env *e);
+
+/* Forks the keeper, which holds no descriptor of the daemon but a pipe:
+ * when the daemon ends, however it ends, the keeper removes the control
+ * socket (if it is still a socket) and runs on_down (if not ""), then
+ * exits. It ignores SIGINT, SIGTERM and SIGHUP, which reach it together
+ * with the daemon. Returns 0 or -errno. */
+int hook_keeper_start(const char *on_down, const struct hook_env *e,
+		      const char *ctl_path);
+
+#endif
