@@ -481,7 +481,7 @@ static ssize_t read_all(int fd, char *buf, size_t cap)
 
 /* Reads the whole file, into a buffer sized by the file; braid's config
  * is one file of modest size. */
-static char *read_text(const char *path, char *err, size_t errlen)
+char *cfg_read_text(const char *path, char *err, size_t errlen)
 {
 	size_t cap = CFG_MAX_SIZE + 1;
 	char *buf = NULL, *more;
@@ -558,27 +558,23 @@ static int no_includes(const char *path, const char *text, char *err,
 	return 0;
 }
 
-static int load(struct cfg *c, const char *path, bool reload, char *err,
-		size_t errlen)
+/* Parses text (the contents of path); wipes it. */
+static int load_text(struct cfg *c, const char *path, char *text,
+		     bool reload, char *err, size_t errlen)
 {
 	struct cfg_ctx x = { .path = path, .err = err, .errlen = errlen,
 			     .reload = reload };
 	config_t lc;
-	char *text;
 	int rc;
 
 	memset(c, 0, sizeof(*c));
-	text = read_text(path, err, errlen);
-	if (!text)
-		return -1;
 	if (no_includes(path, text, err, errlen) < 0) {
-		free(text);
+		sodium_memzero(text, strlen(text));
 		return -1;
 	}
 	config_init(&lc);
 	rc = config_read_string(&lc, text);
 	sodium_memzero(text, strlen(text));
-	free(text);
 	if (rc != CONFIG_TRUE) {
 		snprintf(err, errlen, "%s:%d: syntax error: %s", path,
 			 config_error_line(&lc), config_error_text(&lc));
@@ -595,12 +591,20 @@ static int load(struct cfg *c, const char *path, bool reload, char *err,
 
 int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen)
 {
-	return load(c, path, false, err, errlen);
+	char *text = cfg_read_text(path, err, errlen);
+	int rc;
+
+	if (!text)
+		return -1;
+	rc = load_text(c, path, text, false, err, errlen);
+	free(text);
+	return rc;
 }
 
-int cfg_reload(struct cfg *c, const char *path, char *err, size_t errlen)
+int cfg_reload_text(struct cfg *c, const char *path, char *text, char *err,
+		    size_t errlen)
 {
-	return load(c, path, true, err, errlen);
+	return load_text(c, path, text, true, err, errlen);
 }
 
 int cfg_control_path(const char *path, char *out, size_t len, char *err,
@@ -611,7 +615,7 @@ int cfg_control_path(const char *path, char *out, size_t len, char *err,
 	char *text;
 	int rc;
 
-	text = read_text(path, err, errlen);
+	text = cfg_read_text(path, err, errlen);
 	if (!text)
 		return -1;
 	config_init(&lc);

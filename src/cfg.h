@@ -76,9 +76,15 @@ struct cfg {
  * outside the process. */
 int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen);
 
-/* As cfg_load, for a SIGHUP: the key is not read again (the running
- * daemon keeps its own, and may no longer be allowed to read the file). */
-int cfg_reload(struct cfg *c, const char *path, char *err, size_t errlen);
+/* The whole file, NUL-terminated (at most 1 MiB, no NUL inside); NULL
+ * with err set. The caller frees it. */
+char *cfg_read_text(const char *path, char *err, size_t errlen);
+
+/* As cfg_load, for a SIGHUP, from text (path's contents, read by the
+ * keeper, which is still root; wiped): the key is not read again, the
+ * running daemon keeps its own. */
+int cfg_reload_text(struct cfg *c, const char *path, char *text, char *err,
+		    size_t errlen);
 
 /* The control socket a config names, without validating the rest (for
  * the clients). Returns 0 or -1 with err. */

@@ -69,7 +69,7 @@ static int parse_common(int argc, char **argv, const char *usage, bool *json,
 	int opt;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "+c:s:", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:s:", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			conf = optarg;

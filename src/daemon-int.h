@@ -34,6 +34,7 @@ struct daemon {
 	struct ctl *ctl;
 	struct metrics *metrics;
 	double started;
+	int keeper_fd;		/* to the keeper (src/hook.c) */
 	ev_io tun_rx;
 	ev_signal sigint, sigterm, sigusr1, sighup;
 	ev_timer rate_timer;

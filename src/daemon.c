@@ -342,7 +342,8 @@ static int run_hooks(struct daemon *d)
 	int err;
 
 	hook_env_fill(&env, c, tun_name(d->tun), d->cfg_path);
-	err = hook_keeper_start(c->on_down, &env, c->control);
+	err = hook_keeper_start(c->on_down, &env, c->control, d->cfg_path,
+				&d->keeper_fd);
 	if (err < 0) {
 		log_warnx("cannot start the keeper process: %s",
 			  strerror(-err));
@@ -395,6 +396,7 @@ int daemon_run(struct cfg *c, const char *path)
 
 	d.cfg = c;
 	d.cfg_path = path;
+	d.keeper_fd = -1;
 	d.loop = ev_default_loop(EVFLAG_AUTO);
 	if (!d.loop) {
 		log_warnx("cannot create the event loop");
@@ -439,6 +441,8 @@ out_free:
 	mux_free(d.mux);
 	lm_free(d.lm);
 	tun_free(d.tun);
+	if (d.keeper_fd >= 0)
+		close(d.keeper_fd);	/* the keeper cleans up now */
 	ev_loop_destroy(d.loop);
 	return rc;
 }

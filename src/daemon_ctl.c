@@ -9,6 +9,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "daemon-int.h"
+#include "hook.h"
 
 static const char *const link_types[] = {
 	[CFG_LINK_UDP] = "udp",
@@ -373,9 +374,17 @@ void daemon_reload(struct daemon *d, struct json_object *reply)
 	char err[CFG_ERR_LEN];
 	int counts[3] = { 0 };	/* added, removed, changed */
 	struct cfg *n = calloc(1, sizeof(*n));
+	char *text = NULL;
+	int rc = -1;
 
 	sd_notify(0, "RELOADING=1");
-	if (!n || cfg_reload(n, d->cfg_path, err, sizeof(err)) < 0) {
+	if (n)
+		text = hook_keeper_config(d->keeper_fd, err, sizeof(err));
+	if (text) {
+		rc = cfg_reload_text(n, d->cfg_path, text, err, sizeof(err));
+		free(text);
+	}
+	if (rc < 0) {
 		if (!n)
 			snprintf(err, sizeof(err), "out of memory");
 		log_warnx("reload failed, nothing changed: %s", err);

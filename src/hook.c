@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -110,11 +112,42 @@ int hook_run(const char *what, const char *cmd, const struct hook_env *e)
 	return WEXITSTATUS(status);
 }
 
+#define CHUNK 65536
+#define KEEPER_TIMEOUT 5000	/* ms the daemon waits for the config */
+
+/* Sends the config's text as messages of up to CHUNK bytes, after a
+ * first one saying "0" (ok) or "1" and why not; an empty one ends it. */
+static void send_config(int fd, const char *cfg_path)
+{
+	char err[CFG_ERR_LEN + 1] = "1";
+	char *text = cfg_read_text(cfg_path, err + 1, sizeof(err) - 1);
+	size_t len, off = 0;
+
+	if (!text) {
+		send(fd, err, strlen(err), MSG_NOSIGNAL);
+		send(fd, "", 0, MSG_NOSIGNAL);
+		return;
+	}
+	len = strlen(text);
+	send(fd, "0", 1, MSG_NOSIGNAL);
+	while (off < len) {
+		size_t n = len - off < CHUNK ? len - off : CHUNK;
+
+		if (send(fd, text + off, n, MSG_NOSIGNAL) < 0)
+			break;
+		off += n;
+	}
+	send(fd, "", 0, MSG_NOSIGNAL);
+	explicit_bzero(text, len);
+	free(text);
+}
+
 static void keeper(int fd, const char *on_down, const struct hook_env *e,
-		   const char *ctl_path)
+		   const char *ctl_path, const char *cfg_path)
 {
 	struct stat st;
 	char c;
+	ssize_t n;
 
 	signal(SIGINT, SIG_IGN);
 	signal(SIGTERM, SIG_IGN);
@@ -126,8 +159,14 @@ static void keeper(int fd, const char *on_down, const struct hook_env *e,
 		fd = 3;
 	}
 	close_range(4, ~0U, 0);
-	while (read(fd, &c, 1) < 0 && errno == EINTR)
-		;
+	while ((n = recv(fd, &c, 1, 0)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+		if (c == 'R')
+			send_config(fd, cfg_path);
+	}
 	if (lstat(ctl_path, &st) == 0 && S_ISSOCK(st.st_mode))
 		unlink(ctl_path);
 	if (*on_down)
@@ -136,12 +175,12 @@ static void keeper(int fd, const char *on_down, const struct hook_env *e,
 }
 
 int hook_keeper_start(const char *on_down, const struct hook_env *e,
-		      const char *ctl_path)
+		      const char *ctl_path, const char *cfg_path, int *chan)
 {
 	int p[2];
 	pid_t pid;
 
-	if (pipe2(p, O_CLOEXEC) < 0)
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, p) < 0)
 		return -errno;
 	pid = fork();
 	if (pid < 0) {
@@ -153,9 +192,62 @@ int hook_keeper_start(const char *on_down, const struct hook_env *e,
 	}
 	if (pid == 0) {
 		close(p[1]);
-		keeper(p[0], on_down, e, ctl_path);
+		keeper(p[0], on_down, e, ctl_path, cfg_path);
 	}
-	/* the write end stays open, unused, until the daemon ends */
+	/* the keeper sees its end close when the daemon ends */
 	close(p[0]);
+	*chan = p[1];
 	return 0;
+}
+
+static ssize_t recv_wait(int fd, char *buf, size_t len)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	int n = poll(&p, 1, KEEPER_TIMEOUT);
+
+	if (n <= 0)
+		return n == 0 ? -ETIMEDOUT : -errno;
+	n = (int)recv(fd, buf, len, 0);
+	return n < 0 ? -errno : n;
+}
+
+char *hook_keeper_config(int chan, char *err, size_t errlen)
+{
+	char *text = NULL, *more;
+	size_t len = 0;
+	char first[CFG_ERR_LEN + 1];
+	ssize_t n;
+
+	if (send(chan, "R", 1, MSG_NOSIGNAL) < 0 ||
+	    (n = recv_wait(chan, first, sizeof(first) - 1)) <= 0) {
+		snprintf(err, errlen, "the keeper process does not answer");
+		return NULL;
+	}
+	first[n] = '\0';
+	if (first[0] != '0') {
+		snprintf(err, errlen, "%s", first + 1);
+		while (recv_wait(chan, first, sizeof(first)) > 0)
+			;
+		return NULL;
+	}
+	for (;;) {
+		more = realloc(text, len + CHUNK + 1);
+		if (!more)
+			break;
+		text = more;
+		n = recv_wait(chan, text + len, CHUNK);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	if (!text || n != 0) {
+		if (text)
+			explicit_bzero(text, len);
+		free(text);
+		snprintf(err, errlen, "the keeper process failed to read the "
+			 "config");
+		return NULL;
+	}
+	text[len] = '\0';
+	return text;
 }

@@ -26,12 +26,18 @@ void hook_env_fill(struct hook_env *e, const struct cfg *c,
  * not run. what names it in the log ("on_up"). */
 int hook_run(const char *what, const char *cmd, const struct hook_env *e);
 
-/* Forks the keeper, which holds no descriptor of the daemon but a pipe:
- * when the daemon ends, however it ends, the keeper removes the control
- * socket (if it is still a socket) and runs on_down (if not ""), then
- * exits. It ignores SIGINT, SIGTERM and SIGHUP, which reach it together
- * with the daemon. Returns 0 or -errno. */
+/* Forks the keeper, which holds no descriptor of the daemon but one end
+ * of a socket pair (*chan is the daemon's). While the daemon runs, the
+ * keeper reads the config file cfg_path for it on request (the daemon
+ * itself may no longer be allowed to). When the daemon ends, however it
+ * ends, the keeper removes the control socket (if it is still a socket)
+ * and runs on_down (if not ""), then exits. It ignores SIGINT, SIGTERM
+ * and SIGHUP, which reach it together with the daemon. 0 or -errno. */
 int hook_keeper_start(const char *on_down, const struct hook_env *e,
-		      const char *ctl_path);
+		      const char *ctl_path, const char *cfg_path, int *chan);
+
+/* Asks the keeper for the config file's text; NULL with err set. The
+ * caller wipes and frees it. */
+char *hook_keeper_config(int chan, char *err, size_t errlen);
 
 #endif

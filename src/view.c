@@ -445,15 +445,19 @@ const char *view_top_header(char *buf, size_t len, int width,
 	size_t n, cl = clock ? strlen(clock) : 0;
 
 	width = clamp_width(width, len);
-	snprintf(line, sizeof(line),
-		 "braid %s  %s %s  up %s  session %s  %s/%s",
-		 clean(a, sizeof(a), str(st, "version")),
-		 clean(b, sizeof(b), str(st, "mode")),
-		 clean(c, sizeof(c), str(st, "device")),
-		 view_fmt_duration(d, sizeof(d), num(st, "uptime_s")),
-		 age < 0 ? "none yet" : view_fmt_duration(e, sizeof(e), age),
-		 clean(g, sizeof(g), str(st, "scheduler")),
-		 clean(h, sizeof(h), str(st, "bonding")));
+	if (!json_object_is_type(st, json_type_object))
+		snprintf(line, sizeof(line), "braid top");
+	else
+		snprintf(line, sizeof(line),
+			 "braid %s  %s %s  up %s  session %s  %s/%s",
+			 clean(a, sizeof(a), str(st, "version")),
+			 clean(b, sizeof(b), str(st, "mode")),
+			 clean(c, sizeof(c), str(st, "device")),
+			 view_fmt_duration(d, sizeof(d), num(st, "uptime_s")),
+			 age < 0 ? "none yet" :
+			 view_fmt_duration(e, sizeof(e), age),
+			 clean(g, sizeof(g), str(st, "scheduler")),
+			 clean(h, sizeof(h), str(st, "bonding")));
 	n = strlen(line);
 	fit(line, sizeof(line), width);
 	if (cl && n + 2 + cl <= (size_t)width)
