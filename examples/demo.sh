@@ -14,7 +14,8 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PKGS=(meson ninja-build pkg-config gcc libev-dev libmnl-dev libconfig-dev
-	libsodium-dev check iperf3 iproute2 socat dante-server microsocks)
+	libsodium-dev libcap-dev libjson-c-dev libmicrohttpd-dev libsystemd-dev
+	libncurses-dev check iperf3 iproute2 socat dante-server microsocks)
 NAMES=(dsl phone1 phone2)	# braid's links: the DSL line, the two phones
 RATES=(16mbit 8mbit 6mbit)	# DSL, phone1's and phone2's mobile data
 WEIGHTS=(16 8 6)		# used only by scheduler = "roundrobin"

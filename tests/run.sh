@@ -13,9 +13,10 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 PKGS=(meson ninja-build pkg-config gcc libc6-dev libev-dev libmnl-dev
-      libconfig-dev libsodium-dev libcap-dev check iproute2 iperf3 socat tcpdump
-      iputils-ping procps python3 dante-server microsocks openssl
-      clang libclang-rt-dev)
+      libconfig-dev libsodium-dev libcap-dev libjson-c-dev libmicrohttpd-dev
+      libsystemd-dev libncurses-dev check iproute2 iperf3 socat tcpdump
+      iputils-ping procps python3 dante-server microsocks openssl nftables
+      tmux man-db groff-base clang libclang-rt-dev)
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null |

@@ -752,6 +752,92 @@ START_TEST(bonding_and_scheduler)
 }
 END_TEST
 
+START_TEST(routing_hooks_metrics)
+{
+	load_ok(HEAD_SLAVE "master = \"1.2.3.4:5\";\n"
+		"route_default = true;\n"
+		"routes = [ \"198.51.100.0/24\", \"2001:db8::/32\" ];\n"
+		"fwmark = 0x77; route_table = 1000;\n"
+		"on_up = \"echo up\"; on_down = \"echo down\";\n"
+		"metrics = \"127.0.0.1:9477\";\n"
+		"links = ( { name = \"a\"; type = \"udp\"; rate = \"20mbit\"; },"
+		" { name = \"b\"; type = \"udp\"; rate = 512000; } );\n");
+	ck_assert(c.route_default);
+	ck_assert_uint_eq(c.nroutes, 2);
+	ck_assert_int_eq(c.routes[1].family, AF_INET6);
+	ck_assert_uint_eq(c.routes[0].prefix, 24);
+	ck_assert_uint_eq(c.fwmark, 0x77);
+	ck_assert_uint_eq(c.route_table, 1000);
+	ck_assert_str_eq(c.on_up, "echo up");
+	ck_assert_str_eq(c.on_down, "echo down");
+	ck_assert_uint_gt(c.metrics_len, 0);
+	ck_assert_double_eq_tol(c.links[0].rate, 20e6 / 8, 1e-6);
+	ck_assert_double_eq_tol(c.links[1].rate, 512e3 / 8, 1e-6);
+	/* defaults */
+	load_ok(HEAD_MASTER "listen = \":1\";\n");
+	ck_assert(!c.route_default);
+	ck_assert_uint_eq(c.fwmark, 0x6272);
+	ck_assert_uint_eq(c.route_table, 25202);
+	ck_assert_uint_eq(c.metrics_len, 0);
+	ck_assert_str_eq(c.on_up, "");
+	expect_err(load(HEAD_MASTER "listen = \":1\";\nroute_default = true;\n"),
+		   5, "route_default", "only a slave");
+	expect_err(load(HEAD_MASTER "listen = \":1\";\n"
+			"routes = [ \"10.1.2.3/8\" ];\n"),
+		   5, "routes[0]", "host bits");
+	expect_err(load(HEAD_MASTER "listen = \":1\";\nroute_table = 254;\n"),
+		   5, "route_table", "main");
+	expect_err(load(HEAD_MASTER "listen = \":1\";\nmetrics = \"x\";\n"),
+		   5, "metrics", "127.0.0.1:9477");
+	expect_err(load(HEAD_SLAVE "master = \"1.2.3.4:5\";\n"
+			"links = ( { name = \"a\"; type = \"udp\"; "
+			"rate = \"fast\"; } );\n"),
+		   5, "links[0].rate", "20mbit");
+}
+END_TEST
+
+START_TEST(links_from_requests)
+{
+	struct json_object *o = json_tokener_parse(
+		"{\"name\": \"c\", \"type\": \"socks5\", "
+		"\"proxy\": \"192.0.2.9:1080\", \"weight\": 3, "
+		"\"backup\": true, \"rate\": \"8mbit\"}");
+	struct json_object *bad = json_tokener_parse(
+		"{\"name\": \"a\", \"type\": \"udp\"}");
+	struct json_object *set = json_tokener_parse(
+		"{\"weight\": 7, \"rate\": 0}");
+	struct json_object *badset = json_tokener_parse("{\"proxy\": \"x\"}");
+	struct cfg_link l, before;
+
+	load_ok(HEAD_SLAVE "master = \"1.2.3.4:5\";\n"
+		"links = ( { name = \"a\"; type = \"udp\"; },"
+		" { name = \"b\"; type = \"udp\"; id = 3; } );\n");
+	ck_assert_int_eq(cfg_link_from_json(&c, o, &l, err, sizeof(err)), 0);
+	ck_assert_str_eq(l.name, "c");
+	ck_assert_int_eq(l.type, CFG_LINK_SOCKS5);
+	ck_assert_uint_eq(l.weight, 3);
+	ck_assert(l.backup);
+	ck_assert_uint_eq(l.id, 4);	/* 3 is taken */
+	ck_assert_double_eq_tol(l.rate, 1e6, 1e-6);
+	ck_assert_int_eq(cfg_link_from_json(&c, bad, &l, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "'a' used twice"), "%s", err);
+	before = c.links[0];
+	ck_assert_int_eq(cfg_link_set_json(&c.links[0], set, err, sizeof(err)),
+			 0);
+	ck_assert_uint_eq(c.links[0].weight, 7);
+	ck_assert_double_eq(c.links[0].rate, 0);
+	ck_assert(cfg_link_same_transport(&before, &c.links[0]));
+	ck_assert_int_eq(cfg_link_set_json(&c.links[0], badset, err,
+					   sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "unknown setting"), "%s", err);
+	ck_assert_uint_eq(c.links[0].weight, 7);	/* unchanged */
+	json_object_put(o);
+	json_object_put(bad);
+	json_object_put(set);
+	json_object_put(badset);
+}
+END_TEST
+
 START_TEST(err_mode_missing)
 {
 	expect_err(load("key = \"" KEY_B64 "\";\n"
@@ -975,6 +1061,8 @@ static Suite *cfg_suite(void)
 	tcase_add_test(tc, err_mode_invalid);
 	tcase_add_test(tc, err_mode_type);
 	tcase_add_test(tc, bonding_and_scheduler);
+	tcase_add_test(tc, routing_hooks_metrics);
+	tcase_add_test(tc, links_from_requests);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("key");
