@@ -83,6 +83,8 @@ static const char *clean(char *buf, size_t len, const char *s)
 {
 	size_t i;
 
+	if (!len)
+		return buf;
 	if (!s)
 		s = "-";
 	for (i = 0; s[i] && i + 1 < len; i++)
@@ -187,7 +189,8 @@ static const char *fmt_count(char *buf, size_t len, struct json_object *o,
 
 	if (json_object_is_type(v, json_type_int)) {
 		if (json_object_get_int64(v) < 0)
-			snprintf(buf, len, "%" PRId64, json_object_get_int64(v));
+			snprintf(buf, len, "%" PRId64,
+				 json_object_get_int64(v));
 		else
 			snprintf(buf, len, "%" PRIu64,
 				 json_object_get_uint64(v));
@@ -394,7 +397,9 @@ const char *view_bar(char *buf, size_t len, int width, double value,
 
 double view_scale(struct json_object *status)
 {
-	static const char *const keys[] = { "capacity_bps", "tx_bps", "rx_bps" };
+	static const char *const keys[] = {
+		"capacity_bps", "tx_bps", "rx_bps",
+	};
 	double scale = 1;
 	size_t n;
 	struct json_object *links = links_of(status, &n);
@@ -419,7 +424,8 @@ int view_name_width(struct json_object *status)
 	int w = 4;
 
 	for (size_t i = 0; i < n; i++) {
-		const char *s = str(json_object_array_get_idx(links, i), "name");
+		struct json_object *l = json_object_array_get_idx(links, i);
+		const char *s = str(l, "name");
 
 		if (s && (int)strnlen(s, NAME_MAX_W) > w)
 			w = (int)strnlen(s, NAME_MAX_W);
@@ -712,7 +718,7 @@ static void top_draw(const struct top *t)
 	attroff(A_REVERSE);
 	if (t->problem[0]) {
 		attron(A_BOLD | (t->colour ? COLOR_PAIR(PAIR_DOWN) : 0));
-		mvprintw(1, 0, "%.*s", w, t->problem);
+		mvaddstr(1, 0, t->problem);	/* wraps: no status below */
 		attroff(A_BOLD | (t->colour ? COLOR_PAIR(PAIR_DOWN) : 0));
 	}
 	if (t->status) {
@@ -748,7 +754,15 @@ static void top_resize(void)
 	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row &&
 	    ws.ws_col)
 		resizeterm(ws.ws_row, ws.ws_col);
-	clearok(curscr, TRUE);	/* what the terminal shows now is unknown */
+	clearok(curscr, TRUE);	/* what the terminal shows is unknown */
+}
+
+/* Whether the terminal can move the cursor (a "dumb" one cannot). */
+static bool can_address(void)
+{
+	const char *cup = tigetstr("cup");
+
+	return cup && cup != (const char *)-1;
 }
 
 /* Reads the keys waiting; false once it is time to quit. in_ok goes false
@@ -813,7 +827,7 @@ int view_top(const char *ctl_path, double interval, char *err, size_t errlen)
 	static const int sigs[] = { SIGINT, SIGTERM, SIGWINCH };
 	struct sigaction sa = { .sa_handler = top_signal }, old[3];
 	struct top t = { .path = ctl_path, .interval = interval };
-	sigset_t block, waitmask;
+	sigset_t block, oldmask, waitmask;
 	SCREEN *scr;
 	int e = 0;
 
@@ -840,13 +854,16 @@ int view_top(const char *ctl_path, double interval, char *err, size_t errlen)
 		sigaction(sigs[i], &sa, &old[i]);
 		sigaddset(&block, sigs[i]);
 	}
-	sigprocmask(SIG_BLOCK, &block, &waitmask);
+	sigprocmask(SIG_BLOCK, &block, &oldmask);
+	waitmask = oldmask;
+	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+		sigdelset(&waitmask, sigs[i]);
 	scr = newterm(NULL, stdout, stdin);
-	if (!scr) {
+	if (!scr || !can_address()) {
 		snprintf(err, errlen, "cannot draw on this terminal "
 			 "(TERM=%s)", getenv("TERM") ? getenv("TERM") : "");
 		e = -ENOTTY;
-		goto out_signals;
+		goto out_screen;
 	}
 	cbreak();
 	noecho();
@@ -855,10 +872,12 @@ int view_top(const char *ctl_path, double interval, char *err, size_t errlen)
 	curs_set(0);
 	top_colours(&t);
 	top_loop(&t, &waitmask);
-	endwin();
-	delscreen(scr);
-out_signals:
-	sigprocmask(SIG_SETMASK, &waitmask, NULL);
+out_screen:
+	if (scr) {
+		endwin();
+		delscreen(scr);
+	}
+	sigprocmask(SIG_SETMASK, &oldmask, NULL);
 	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
 		sigaction(sigs[i], &old[i], NULL);
 out_put:
