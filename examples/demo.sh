@@ -187,6 +187,10 @@ run_iperf()
 run_iperf "Upload (home -> srv)" tx
 run_iperf "Download (srv -> home, iperf3 -R)" rx -R
 
+say "braid status (the slave, over its control socket)"
+br_in "$BR_NS_SLAVE" "$BR_BIN" status -s "$BR_TMP/slave.sock" | sed 's/^/   /'
+echo "   (live: ip netns exec $BR_NS_SLAVE $BR_BIN top -s $BR_TMP/slave.sock)"
+
 say "Stopping braid"
 br_stop_pair
 echo "   braid's own counters at exit (slave):"

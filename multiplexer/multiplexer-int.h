@@ -26,6 +26,8 @@ int mux_wrr_pick(struct mux_wrr *w, size_t n);
 #define MUX_KA_ACK_LEN 12
 #define MUX_KA_BACKUP 0x1	/* flags: the link is a backup */
 #define MUX_KA_REDUNDANT 0x2	/* flags: send every packet twice */
+#define MUX_KA_LEAVING 0x4	/* flags: the link is being removed */
+#define MUX_RETIRE_MAX 1.0	/* s a removed link may take to drain */
 
 typedef void (*mux_deliver_fn)(void *ctx, uint8_t *pkt, size_t len);
 
@@ -155,6 +157,8 @@ struct mux_link {
 	bool backup;		/* used only when the others are down or full */
 	bool rx_seen;		/* has delivered data */
 	bool stalled;		/* stopped delivering; probed, not used */
+	bool retiring;		/* being removed: drains, takes nothing new */
+	double retire_at;	/* then freed, its rest resent elsewhere */
 	uint16_t id;
 	uint32_t tx_lseq;	/* next per-link sequence number */
 	uint32_t rx_max;	/* highest global sequence it delivered */
@@ -218,6 +222,8 @@ void mux_sched_tick(struct mux *m, double now);
 void mux_sched_lost(struct mux *m, struct mux_link *l, const struct mux_fb *fb);
 /* The link is being removed: what it had in flight goes on the others. */
 void mux_sched_removed(struct mux *m, struct mux_link *l);
+/* Frees l (after mux_sched_removed) and tells the owner. */
+void mux_link_free(struct mux *m, struct mux_link *l);
 /* The link was heard after a stall: probe it again at once. */
 void mux_sched_heard(struct mux *m, struct mux_link *l);
 

@@ -61,7 +61,7 @@ static void link_set_up(struct mux_link *l, bool up)
 	struct mux_wrr *w = &m->wrr[link_index(m, l)];
 
 	l->up = up;
-	w->eligible = up;
+	w->eligible = up && !l->retiring;
 	w->credit = 0;
 	l->stalled = false;
 	mux_est_forget_inflight(&l->est);
@@ -100,7 +100,8 @@ static void keepalive_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	struct mux *m = l->m;
 	uint8_t buf[MUX_KEEPALIVE_LEN] = { 0 };
 	uint16_t flags = (l->backup ? MUX_KA_BACKUP : 0) |
-			 (m->cfg.redundant ? MUX_KA_REDUNDANT : 0);
+			 (m->cfg.redundant ? MUX_KA_REDUNDANT : 0) |
+			 (l->retiring ? MUX_KA_LEAVING : 0);
 
 	(void)revents;
 	put_be64(buf, (uint64_t)(ev_now(loop) * 1e9));
@@ -179,18 +180,46 @@ static void link_free(struct mux *m, struct mux_link *l)
 	m->wrr[link_index(m, l)] = (struct mux_wrr){ 0 };
 }
 
-int mux_link_del(struct mux *m, uint16_t id)
+void mux_link_free(struct mux *m, struct mux_link *l)
 {
-	struct mux_link *l = link_find(m, id);
+	uint16_t id = l->id;
 
-	if (!l)
-		return -ENOENT;
 	l->up = false;
 	m->wrr[link_index(m, l)].eligible = false;
 	mux_sched_removed(m, l);	/* its packets in flight go again */
 	link_free(m, l);
 	mux_sched_drain(m);
-	log_info("link %s (id %u) removed", l->st.name, l->id);
+	log_info("link %s (id %u) removed", l->st.name, id);
+	if (m->cfg.ops->removed)
+		m->cfg.ops->removed(m->cfg.ctx, id);
+}
+
+/* Takes no new packets; what it has in flight may still arrive. The
+ * slave tells the master with one last keepalive. */
+static void retire(struct mux *m, struct mux_link *l)
+{
+	l->retiring = true;
+	m->wrr[link_index(m, l)].eligible = false;
+	l->retire_at = ev_now(m->loop) +
+		       fmin(MUX_RETIRE_MAX, fmax(0.2, 2 * mux_est_rto(&l->est)));
+	if (!m->cfg.master) {
+		ev_timer_stop(m->loop, &l->ka);
+		keepalive_cb(m->loop, &l->ka, 0);
+	}
+	log_info("link %s (id %u) leaving: draining for up to %.0f ms",
+		 l->st.name, l->id, 1e3 * (l->retire_at - ev_now(m->loop)));
+}
+
+int mux_link_del(struct mux *m, uint16_t id, bool drain)
+{
+	struct mux_link *l = link_find(m, id);
+
+	if (!l)
+		return -ENOENT;
+	if (drain && l->up && m->cfg.sched != MUX_SCHED_ROUNDROBIN)
+		retire(m, l);
+	else
+		mux_link_free(m, l);
 	return 0;
 }
 
@@ -246,6 +275,8 @@ static void keepalive_in(struct mux *m, struct mux_link *l, uint8_t *buf,
 		m->wrr[link_index(m, l)].weight = weight;
 	}
 	set_backup(m, l, flags & MUX_KA_BACKUP);
+	if ((flags & MUX_KA_LEAVING) && !l->retiring)
+		retire(m, l);
 	if (get_be32(buf + 48) < MUX_RTT_SANE * 1e6)	/* as the slave saw it */
 		l->st.rtt = get_be32(buf + 48) / 1e6;
 	m->peer_redundant = flags & MUX_KA_REDUNDANT;

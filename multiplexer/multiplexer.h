@@ -34,6 +34,8 @@ struct mux_ops {
 	void (*deliver)(void *ctx, uint16_t link_id, uint8_t *pkt, size_t len);
 	/* Optional: a link came up or went down. */
 	void (*state)(void *ctx, uint16_t link_id, bool up);
+	/* Optional: a link is gone (mux_link_del, or the slave removed it). */
+	void (*removed)(void *ctx, uint16_t link_id);
 };
 
 struct mux_cfg {
@@ -107,9 +109,12 @@ int mux_link_add(struct mux *m, uint16_t id, const char *name,
  * room; the slave tells the master. */
 void mux_link_set_backup(struct mux *m, uint16_t id, bool backup);
 
-/* Removes a link; what it had in flight is resent on the others.
- * Returns 0 or -ENOENT. */
-int mux_link_del(struct mux *m, uint16_t id);
+/* Removes a link. With drain, the link takes nothing new but keeps
+ * receiving until what it has in flight is confirmed (at most 1 s) and
+ * tells the master, which does the same; then, or at once without
+ * drain, the rest is resent on the others, the link freed and
+ * ops->removed called. Returns 0 or -ENOENT. */
+int mux_link_del(struct mux *m, uint16_t id, bool drain);
 void mux_link_set_weight(struct mux *m, uint16_t id, unsigned weight);
 /* Caps what the link is given, in bytes/s (0: no cap); the slave tells
  * the master, which caps its side too. */

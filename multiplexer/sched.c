@@ -391,6 +391,15 @@ void mux_sched_heard(struct mux *m, struct mux_link *l)
 
 void mux_sched_tick(struct mux *m, double now)
 {
+	for (size_t i = 0; i < MUX_MAX_LINKS; i++) {
+		struct mux_link *l = &m->links[i];
+
+		/* drained, or out of time: gone */
+		if (l->used && l->retiring &&
+		    (!mux_est_inflight(&l->est) || now >= l->retire_at ||
+		     !l->up))
+			mux_link_free(m, l);
+	}
 	if (m->cfg.sched == MUX_SCHED_ROUNDROBIN)
 		return;
 	for (size_t i = 0; i < MUX_MAX_LINKS; i++) {

@@ -47,8 +47,9 @@ struct daemon {
 /* Sets a slave link up in linkmap and multiplexer and appends it to
  * d->cfg (its password is wiped once linkmap holds it). 0 or -errno. */
 int daemon_link_add(struct daemon *d, struct cfg_link *l);
-/* Removes the slave link at index i of d->cfg->links. */
-void daemon_link_del(struct daemon *d, size_t i);
+/* Removes the slave link at index i of d->cfg->links; with drain, it
+ * first delivers what it has in flight (mux_link_del). */
+void daemon_link_del(struct daemon *d, size_t i, bool drain);
 
 void daemon_report(struct daemon *d, struct report *r);
 /* Every second: what each link carried. */

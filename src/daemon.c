@@ -137,6 +137,14 @@ static void mux_state_cb(void *ctx, uint16_t link_id, bool up)
 		lm_link_reset(d->lm, link_id);
 }
 
+static void mux_removed_cb(void *ctx, uint16_t link_id)
+{
+	struct daemon *d = ctx;
+
+	if (!d->cfg->master)
+		lm_link_del(d->lm, link_id);
+}
+
 static void lm_transport_cb(void *ctx, uint16_t link_id, bool stream)
 {
 	struct daemon *d = ctx;
@@ -156,6 +164,7 @@ static const struct mux_ops mux_ops = {
 	.send = mux_send_cb,
 	.deliver = mux_deliver_cb,
 	.state = mux_state_cb,
+	.removed = mux_removed_cb,
 };
 
 static const struct lm_ops lm_ops = {

@@ -175,12 +175,13 @@ out_wipe:
 	return err;
 }
 
-void daemon_link_del(struct daemon *d, size_t i)
+void daemon_link_del(struct daemon *d, size_t i, bool drain)
 {
 	struct cfg *c = d->cfg;
 
-	mux_link_del(d->mux, c->links[i].id);
-	lm_link_del(d->lm, c->links[i].id);
+	/* linkmap's side goes in daemon.c's removed callback */
+	if (mux_link_del(d->mux, c->links[i].id, drain) < 0)
+		lm_link_del(d->lm, c->links[i].id);
 	memmove(&c->links[i], &c->links[i + 1],
 		(c->nlinks - i - 1) * sizeof(c->links[0]));
 	c->nlinks--;
@@ -209,6 +210,9 @@ static struct json_object *req_link_add(struct daemon *d,
 	if (cfg_link_from_json(d->cfg, o, &l, err, sizeof(err)) < 0)
 		return ctl_reply_error("%s", err);
 	rc = daemon_link_add(d, &l);
+	if (rc == -EEXIST)
+		return ctl_reply_error("link id %u is still being removed; "
+				       "try again in a second", l.id);
 	if (rc < 0)
 		return ctl_reply_error("link %s: %s", l.name, strerror(-rc));
 	log_info("link %s (id %u) added by a control request", l.name, l.id);
@@ -230,7 +234,7 @@ static struct json_object *req_link_del(struct daemon *d,
 				       "on the slave)" : "");
 	if (d->cfg->nlinks == 1)
 		return ctl_reply_error("\"%s\" is the only link", name);
-	daemon_link_del(d, (size_t)i);
+	daemon_link_del(d, (size_t)i, true);
 	return ctl_reply_ok();
 }
 
@@ -343,7 +347,9 @@ static void apply_links(struct daemon *d, struct cfg *n, int counts[3])
 			counts[j < 0 ? 1 : 2]++;
 			if (j >= 0)
 				rebuilt[j] = true;
-			daemon_link_del(d, i);
+			/* drained, unless a new link takes its id now */
+			daemon_link_del(d, i, j < 0 &&
+					!cfg_link_by_id(n, c->links[i].id));
 		}
 	}
 	for (size_t j = 0; j < n->nlinks; j++) {

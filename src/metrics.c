@@ -417,8 +417,9 @@ static enum MHD_Result reply_metrics(struct metrics *m,
 	return reply(conn, MHD_HTTP_OK, body, len, MHD_RESPMEM_MUST_FREE);
 }
 
-/* Answers as soon as the headers are in: a body (POST) is not read, and
- * MHD closes the connection after the reply. */
+/* Answers as soon as the headers are in (a body is not read); MHD then
+ * closes the connection: one request each, no idle slots between
+ * scrapes. */
 static enum MHD_Result answer(void *cls, struct MHD_Connection *conn,
 			      const char *url, const char *method,
 			      const char *version, const char *upload,
@@ -537,6 +538,8 @@ int metrics_new(struct metrics **out, struct ev_loop *loop,
 	struct metrics *m;
 	int err;
 
+	if (!fill)
+		return -EINVAL;
 	if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) != MHD_YES)
 		return -ENOTSUP;
 	m = calloc(1, sizeof(*m));

@@ -21,7 +21,7 @@
 
 #include "ctl.h"
 #include "report.h"
-#include "view.h"
+#include "view-int.h"
 
 /* --- a status reply ------------------------------------------------------ */
 

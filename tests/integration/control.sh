@@ -55,6 +55,7 @@ check()	# ROLE PYTHON-EXPR MESSAGE: fail unless EXPR is True
 }
 
 br_conf_master "$BR_TMP/master.conf"
+BR_SLAVE_EXTRA='metrics = "127.0.0.1:9477";'
 br_conf_slave "$BR_TMP/slave.conf" "$BR_MASTER_IP:$BR_PORT" \
 	"$(br_link_iface a u1)" "$(br_link_iface b u2)"
 br_start master "$BR_TMP/master.conf"
@@ -87,6 +88,15 @@ check master "d['mode'] == 'master' and sorted(L) == ['a', 'b'] and all(L[n]['st
 	"the master does not show the slave's links up"
 check master "L['a']['address'].startswith('198.18.1.2:') and L['b']['address'].startswith('198.18.2.2:')" \
 	"the master shows the wrong link addresses"
+# the same figures over HTTP, from the daemon running as nobody
+metrics=$(br_in "$BR_NS_SLAVE" python3 -c '
+import urllib.request
+print(urllib.request.urlopen("http://127.0.0.1:9477/metrics", timeout=5).read().decode())') ||
+	br_fail "no metrics at 127.0.0.1:9477"
+grep -q '^braid_link_up{link="a"} 1$' <<<"$metrics" &&
+	grep -q '^braid_link_up{link="b"} 1$' <<<"$metrics" &&
+	grep -Eq '^braid_link_tx_bytes_total\{link="a"\} [1-9][0-9]*$' <<<"$metrics" ||
+	br_fail "metrics do not show links a and b up with bytes: $(grep braid_link_up <<<"$metrics")"
 table=$(ctl status)
 grep -Eq '^ *a .*up' <<<"$table" && grep -Eq '^ *b .*up' <<<"$table" ||
 	br_fail "the status table does not list a and b up: $table"
