@@ -3,8 +3,8 @@
 # NAT on the VPS for a braid master: the slave's traffic leaves for the
 # internet from the VPS's public address. In the master's config:
 #
-#   on_up = "/usr/share/doc/braid/examples/vps-nat.sh up";
-#   on_down = "/usr/share/doc/braid/examples/vps-nat.sh down";
+#   on_up = "/usr/local/share/doc/braid/examples/vps-nat.sh up";
+#   on_down = "/usr/local/share/doc/braid/examples/vps-nat.sh down";
 #
 # braid runs these as root with BRAID_DEVICE (its TUN) and BRAID_ADDRESSES
 # (the TUN's addresses, "ip/len ...") in the environment.

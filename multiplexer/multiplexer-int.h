@@ -220,9 +220,10 @@ void mux_sched_tick(struct mux *m, double now);
 /* Feedback fb says which of l's packets in flight were lost: they are
  * resent on the links where they arrive first. */
 void mux_sched_lost(struct mux *m, struct mux_link *l, const struct mux_fb *fb);
-/* The link is being removed: what it had in flight goes on the others. */
-void mux_sched_removed(struct mux *m, struct mux_link *l);
-/* Frees l (after mux_sched_removed) and tells the owner. */
+/* The link is down or being removed: what it had in flight goes on the
+ * others. */
+void mux_sched_give_back(struct mux *m, struct mux_link *l);
+/* Frees l (after mux_sched_give_back) and tells the owner. */
 void mux_link_free(struct mux *m, struct mux_link *l);
 /* The link was heard after a stall: probe it again at once. */
 void mux_sched_heard(struct mux *m, struct mux_link *l);

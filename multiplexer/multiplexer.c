@@ -64,6 +64,8 @@ static void link_set_up(struct mux_link *l, bool up)
 	w->eligible = up && !l->retiring;
 	w->credit = 0;
 	l->stalled = false;
+	if (!up)
+		mux_sched_give_back(m, l);
 	mux_est_forget_inflight(&l->est);
 	if (up) {
 		log_info("link %s (id %u) up", l->st.name, l->id);
@@ -186,7 +188,7 @@ void mux_link_free(struct mux *m, struct mux_link *l)
 
 	l->up = false;
 	m->wrr[link_index(m, l)].eligible = false;
-	mux_sched_removed(m, l);	/* its packets in flight go again */
+	mux_sched_give_back(m, l);	/* its packets in flight go again */
 	link_free(m, l);
 	mux_sched_drain(m);
 	log_info("link %s (id %u) removed", l->st.name, id);

@@ -377,7 +377,7 @@ static void probe(struct mux *m, struct mux_link *l, double now)
 	l->probe_at = now + l->probe_wait;
 }
 
-void mux_sched_removed(struct mux *m, struct mux_link *l)
+void mux_sched_give_back(struct mux *m, struct mux_link *l)
 {
 	if (m->cfg.sched != MUX_SCHED_ROUNDROBIN)
 		resend_inflight(m, l, ev_now(m->loop));

@@ -102,6 +102,8 @@ struct fake {
 	int delivered;
 	uint8_t delivered_data[64];
 	char order[64][16];	/* what was delivered, in order */
+	int removed;		/* ops->removed calls */
+	uint16_t removed_id;
 };
 
 static struct fake fk;
@@ -149,8 +151,17 @@ static void fake_deliver(void *ctx, uint16_t link, uint8_t *pkt, size_t len)
 	memcpy(f->delivered_data, pkt, len < 64 ? len : 64);
 }
 
+static void fake_removed(void *ctx, uint16_t link)
+{
+	struct fake *f = ctx;
+
+	f->removed++;
+	f->removed_id = link;
+}
+
 static const struct mux_ops fake_ops = { .send = fake_send,
-					 .deliver = fake_deliver };
+					 .deliver = fake_deliver,
+					 .removed = fake_removed };
 
 /* mux_send with the header room it needs in front of the packet. */
 static int msend(const char *p, size_t n)
@@ -231,6 +242,11 @@ static void master_setup(void)
 static void earliest_setup(void)
 {
 	make_mux_sched(false, MUX_SCHED_EARLIEST, false);
+}
+
+static void master_earliest_setup(void)
+{
+	make_mux_sched(true, MUX_SCHED_EARLIEST, false);
 }
 
 static void redundant_setup(void)
@@ -1058,6 +1074,110 @@ START_TEST(mux_stall_resends)
 }
 END_TEST
 
+static bool exists(uint16_t link)
+{
+	struct mux_link_stats st;
+
+	return mux_link_stats(mux, link, &st) == 0;
+}
+
+/* Links 1 and 2 up and measured, then packets in flight on both. */
+static void links_busy(void)
+{
+	two_links_up();
+	msend("p", 1);
+	msend("p", 1);
+	run_for(0.02);
+	confirm_all(1);
+	confirm_all(2);
+	for (int i = 0; i < 20; i++)
+		msend("p", 1);
+	ck_assert_int_gt(fk.per_link[1], 1);
+}
+
+/* A removed link takes nothing new, says it is leaving, and goes once
+ * what it had in flight is confirmed: nothing resent. */
+START_TEST(mux_link_drains)
+{
+	int on1, on2;
+
+	links_busy();
+	ck_assert_int_eq(mux_link_del(mux, 1, true), 0);
+	ck_assert_uint_eq(fk.last_ka[11] & MUX_KA_LEAVING, MUX_KA_LEAVING);
+	ck_assert(exists(1));
+	on1 = fk.per_link[1];
+	on2 = fk.per_link[2];
+	for (int i = 0; i < 5; i++)
+		msend("p", 1);
+	ck_assert_int_eq(fk.per_link[1], on1);
+	ck_assert_int_eq(fk.per_link[2], on2 + 5);
+	ck_assert_int_eq(fk.removed, 0);
+	confirm_all(1);
+	run_for(0.05);
+	ck_assert(!exists(1));
+	ck_assert_int_eq(fk.removed, 1);
+	ck_assert_uint_eq(fk.removed_id, 1);
+	ck_assert_int_eq(fk.per_link[2], on2 + 5);	/* no resends */
+	ck_assert_int_eq(mux_link_del(mux, 1, true), -ENOENT);
+}
+END_TEST
+
+/* One that never confirms goes after its time, its packets resent; so
+ * does one removed without draining, at once. */
+START_TEST(mux_link_del_resends)
+{
+	int on2, inflight;
+	struct mux_link_stats st;
+
+	links_busy();
+	mux_link_stats(mux, 1, &st);
+	inflight = (int)(st.inflight / (MUX_HDR_LEN + 1));
+	ck_assert_int_gt(inflight, 0);
+	on2 = fk.per_link[2];
+	ck_assert_int_eq(mux_link_del(mux, 1, true), 0);
+	/* still heard (no dead_time), but confirming nothing */
+	for (int i = 0; i < 300 && exists(1); i++) {
+		ack(1);
+		ack(2);
+		run_for(0.01);
+	}
+	ck_assert(!exists(1));
+	ck_assert_int_eq(fk.removed, 1);
+	ck_assert_int_ge(fk.per_link[2], on2 + inflight);
+	/* link 2, busy too, removed at once: resent nowhere (no link) but
+	 * gone and reported */
+	ck_assert_int_eq(mux_link_del(mux, 2, false), 0);
+	ck_assert(!exists(2));
+	ck_assert_int_eq(fk.removed, 2);
+	ck_assert_uint_eq(fk.removed_id, 2);
+}
+END_TEST
+
+/* The master follows a slave's LEAVING keepalive: no new packets on
+ * that link, then it is gone. */
+START_TEST(master_follows_leaving)
+{
+	uint8_t ka[MUX_KEEPALIVE_LEN] = { 0 };
+	struct mux_link_stats st;
+
+	ka[12] = 'a';
+	mux_input(mux, 1, MUX_MSG_KEEPALIVE, ka, sizeof(ka));
+	ka[12] = 'b';
+	mux_input(mux, 2, MUX_MSG_KEEPALIVE, ka, sizeof(ka));
+	ck_assert(exists(1) && exists(2));
+	ka[11] = MUX_KA_LEAVING;
+	ka[12] = 'a';
+	mux_input(mux, 1, MUX_MSG_KEEPALIVE, ka, sizeof(ka));
+	for (int i = 0; i < 10; i++)
+		msend("p", 1);
+	ck_assert_int_eq(fk.per_link[1], 0);
+	ck_assert_int_eq(fk.per_link[2], 10);
+	run_for(0.05);		/* nothing in flight on it: gone */
+	ck_assert_int_ne(mux_link_stats(mux, 1, &st), 0);
+	ck_assert_int_eq(fk.removed, 1);
+}
+END_TEST
+
 /* A loss the feedback reports (a hole in seen) is resent at once. */
 START_TEST(mux_loss_resent)
 {
@@ -1244,6 +1364,13 @@ static Suite *mux_suite(void)
 	tcase_add_test(tc, mux_loss_resent);
 	tcase_add_test(tc, mux_hole_waits_for_resend);
 	tcase_add_test(tc, mux_peer_restart);
+	tcase_add_test(tc, mux_link_drains);
+	tcase_add_test(tc, mux_link_del_resends);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("master_earliest");
+	tcase_add_checked_fixture(tc, master_earliest_setup, mux_teardown);
+	tcase_add_test(tc, master_follows_leaving);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("redundant");

@@ -1,22 +1,26 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for tundev: address parsing, and the TUN device's creation,
- * configuration, packets and teardown, each inside its own network
- * namespace. */
+/* Unit tests for tundev: address parsing, the TUN device's creation,
+ * configuration, packets and teardown, and policy routing through it,
+ * each inside its own network namespace. */
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
+#include <json-c/json.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
 #include <poll.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -713,6 +717,806 @@ START_TEST(udp_out_v6)
 }
 END_TEST
 
+/* --- policy routing through the device ---
+ *
+ * Two TUN devices: brtun0 is braid's; brup0 stands for the uplink and
+ * carries main's default routes. A datagram shows where the kernel sends
+ * it by coming out of one of them. The tables and rules are read back
+ * with `ip -j` (the test's own check; the library never runs ip). */
+
+#define FWMARK 0x6272
+#define TABLE 25202
+#define PREF 25200
+#define VIA_TUN 0
+#define VIA_UP 1
+
+struct pnet {
+	struct tun *tun, *up;
+	int fds[2];
+};
+
+/* The output of a shell command, which must succeed; free() it. */
+static char *sh_out(const char *fmt, ...)
+{
+	char cmd[512], *buf = NULL;
+	size_t len = 0;
+	va_list ap;
+	FILE *f, *m;
+	int c;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	m = open_memstream(&buf, &len);
+	ck_assert_ptr_nonnull(m);
+	f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(f);
+	while ((c = fgetc(f)) != EOF)
+		fputc(c, m);
+	ck_assert_msg(pclose(f) == 0, "'%s' failed", cmd);
+	fclose(m);
+	return buf;
+}
+
+static void sh(const char *cmd)
+{
+	ck_assert_msg(system(cmd) == 0, "'%s' failed", cmd);
+}
+
+/* Every rule and every route of both families. */
+static char *net_state(void)
+{
+	return sh_out("ip -4 rule show && ip -6 rule show && "
+		      "ip -4 route show table all && "
+		      "ip -6 route show table all");
+}
+
+/* net_state once it stops changing (IPv6 addresses finish their set-up
+ * in the background). */
+static char *net_state_settled(void)
+{
+	char *a = net_state(), *b;
+
+	for (int i = 0; i < 40; i++) {
+		usleep(50 * 1000);
+		b = net_state();
+		if (!strcmp(a, b)) {
+			free(b);
+			return a;
+		}
+		free(a);
+		a = b;
+	}
+	ck_abort_msg("routes and rules keep changing:\n%s", a);
+	return NULL;
+}
+
+/* Waits until the routes and rules stop changing. */
+static void settle(void)
+{
+	free(net_state_settled());
+}
+
+static json_object *ip_json(const char *fmt, ...)
+{
+	char args[256], *out;
+	json_object *j;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	out = sh_out("ip -j %s", args);
+	j = json_tokener_parse(out[0] ? out : "[]");
+	ck_assert_msg(j && json_object_is_type(j, json_type_array),
+		      "ip -j %s: not a JSON array: %s", args, out);
+	free(out);
+	return j;
+}
+
+static const char *jstr(json_object *o, const char *key)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) ?
+	       json_object_get_string(v) : NULL;
+}
+
+static bool jstr_is(json_object *o, const char *key, const char *want)
+{
+	const char *v = jstr(o, key);
+
+	return want ? v && !strcmp(v, want) : !v;
+}
+
+/* How many of family's ("-4", "-6") rules at pref there are in all
+ * (table NULL), or of them "[not] [fwmark M] lookup table
+ * [suppress_prefixlength S]" exactly (fwmark NULL, suppress -1: none). */
+static int rules_at(const char *fam, unsigned pref, const char *table,
+		    bool not, const char *fwmark, int suppress)
+{
+	json_object *rules = ip_json("%s rule show", fam), *v, *prio;
+	int n = 0;
+
+	for (size_t i = 0; i < json_object_array_length(rules); i++) {
+		json_object *r = json_object_array_get_idx(rules, i);
+		bool sup = json_object_object_get_ex(r, "suppress_prefixlen",
+						     &v);
+
+		if (!json_object_object_get_ex(r, "priority", &prio) ||
+		    json_object_get_int64(prio) != pref)
+			continue;
+		if (table && (!jstr_is(r, "table", table) ||
+			      json_object_object_get_ex(r, "not", NULL) != not ||
+			      !jstr_is(r, "fwmark", fwmark) || !jstr_is(r, "src", "all") ||
+			      sup != (suppress >= 0) ||
+			      (sup && json_object_get_int(v) != suppress) ||
+			      json_object_object_length(r) !=
+			      3 + not + !!fwmark + sup))
+			continue;
+		n++;
+	}
+	json_object_put(rules);
+	return n;
+}
+
+/* How many routes family's table holds in all (dst NULL), or to dst
+ * through dev (dev NULL: of type unreachable). */
+static int routes_in(const char *fam, unsigned table, const char *dst,
+		     const char *dev)
+{
+	/* "table all": a table of one family only is an error for the other */
+	json_object *routes = ip_json("%s route show table all", fam);
+	char t[16];
+	int n = 0;
+
+	snprintf(t, sizeof(t), "%u", table);
+	for (size_t i = 0; i < json_object_array_length(routes); i++) {
+		json_object *r = json_object_array_get_idx(routes, i);
+
+		/* main's routes show no table */
+		if (!jstr_is(r, "table", table == 254 ? NULL : t))
+			continue;
+		if (dst && (!jstr_is(r, "dst", dst) ||
+			    !jstr_is(r, "type", dev ? NULL : "unreachable") ||
+			    (dev && !jstr_is(r, "dev", dev))))
+			continue;
+		n++;
+	}
+	json_object_put(routes);
+	return n;
+}
+
+/* The policy's four rules are there once each, and nothing else at those
+ * prefs (for family fam, or none of it if !present). */
+static void assert_rules(const char *fam, bool present, unsigned pref,
+			 unsigned table, const char *fwmark)
+{
+	char t[16];
+
+	snprintf(t, sizeof(t), "%u", table);
+	ck_assert_int_eq(rules_at(fam, pref, NULL, false, NULL, -1), present);
+	ck_assert_int_eq(rules_at(fam, pref + 1, NULL, false, NULL, -1),
+			 present);
+	if (!present)
+		return;
+	ck_assert_msg(rules_at(fam, pref, "main", false, NULL, 0) == 1,
+		      "%s: no 'lookup main suppress_prefixlength 0' at %u",
+		      fam, pref);
+	ck_assert_msg(rules_at(fam, pref + 1, t, true, fwmark, -1) == 1,
+		      "%s: no 'not fwmark %s lookup %s' at %u", fam, fwmark,
+		      t, pref + 1);
+}
+
+static struct tun_route_cfg default_cfg(void)
+{
+	return (struct tun_route_cfg){ .fwmark = FWMARK, .table = TABLE,
+				       .pref = PREF, .default_route = true };
+}
+
+static void add_route_cfg(struct tun_route_cfg *c, const char *prefix)
+{
+	c->routes[c->nroutes++] = parse(prefix);
+}
+
+static void pnet_up_tun(struct pnet *n, bool v6)
+{
+	struct tun_addr a4 = parse("10.70.0.2/24"), a6 = parse("fd70::2/64");
+
+	n->tun = new_tun("brtun0");
+	ck_assert_int_eq(tun_addr_add(n->tun, &a4), 0);
+	if (v6)
+		ck_assert_int_eq(tun_addr_add(n->tun, &a6), 0);
+	ck_assert_int_eq(tun_set_up(n->tun, true), 0);
+	n->fds[VIA_TUN] = tun_fd(n->tun);
+}
+
+/* A fresh namespace with the uplink, main's default routes through it,
+ * and braid's TUN (an IPv6 address on it if v6). */
+static void pnet_up(struct pnet *n, bool v6)
+{
+	struct tun_addr u4 = parse("192.0.2.2/24"), u6 = parse("2001:db8:ff::2/64");
+
+	enter_netns();
+	n->up = new_tun("brup0");
+	ck_assert_int_eq(tun_addr_add(n->up, &u4), 0);
+	ck_assert_int_eq(tun_addr_add(n->up, &u6), 0);
+	ck_assert_int_eq(tun_set_up(n->up, true), 0);
+	n->fds[VIA_UP] = tun_fd(n->up);
+	sh("ip -4 route add default dev brup0 && "
+	   "ip -6 route add default dev brup0");
+	pnet_up_tun(n, v6);
+}
+
+static void pnet_down(struct pnet *n)
+{
+	tun_free(n->tun);
+	tun_free(n->up);
+}
+
+static int make_socket(const char *dst, uint32_t mark,
+		       struct sockaddr_storage *ss, socklen_t *sl)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+	int s;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, dst, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(4242);
+		*sl = sizeof(*sin);
+	} else {
+		ck_assert_int_eq(inet_pton(AF_INET6, dst, &sin6->sin6_addr), 1);
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(4242);
+		*sl = sizeof(*sin6);
+	}
+	s = socket(ss->ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(s, 0);
+	if (mark)
+		ck_assert_int_eq(setsockopt(s, SOL_SOCKET, SO_MARK, &mark,
+					    sizeof(mark)), 0);
+	return s;
+}
+
+/* The errno of connect()ing a UDP socket to dst (0: it worked). */
+static int connect_errno(const char *dst, uint32_t mark)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int s = make_socket(dst, mark, &ss, &sl), err = 0;
+
+	if (connect(s, (struct sockaddr *)&ss, sl) < 0)
+		err = errno;
+	close(s);
+	return err;
+}
+
+/* The UDP payload of an IPv4 or IPv6 packet, or NULL. */
+static const uint8_t *udp_payload(const uint8_t *p, size_t n, size_t *len)
+{
+	size_t off;
+
+	if (n >= 28 && p[0] >> 4 == 4 && p[9] == 17)
+		off = (size_t)(p[0] & 0xf) * 4 + 8;
+	else if (n >= 48 && p[0] >> 4 == 6 && p[6] == 17)
+		off = 48;
+	else
+		return NULL;
+	if (off > n)
+		return NULL;
+	*len = n - off;
+	return p + off;
+}
+
+/* Sends a datagram to dst (marked with mark unless 0) and returns the
+ * device it came out of (VIA_TUN, VIA_UP, or -1: neither); the source
+ * address the kernel picked goes to src. */
+static int probe(const struct pnet *n, const char *dst, uint32_t mark,
+		 char src[INET6_ADDRSTRLEN])
+{
+	static unsigned seq;
+	struct sockaddr_storage ss, me;
+	socklen_t sl, ml = sizeof(me);
+	char payload[32];
+	uint8_t buf[2048];
+	int s = make_socket(dst, mark, &ss, &sl), via = -1;
+	struct timespec start, now;
+
+	snprintf(payload, sizeof(payload), "brprobe-%d-%u", getpid(), ++seq);
+	ck_assert_msg(connect(s, (struct sockaddr *)&ss, sl) == 0,
+		      "connect to %s: %s", dst, strerror(errno));
+	ck_assert_int_eq(getsockname(s, (struct sockaddr *)&me, &ml), 0);
+	inet_ntop(me.ss_family, me.ss_family == AF_INET ?
+		  (void *)&((struct sockaddr_in *)&me)->sin_addr :
+		  (void *)&((struct sockaddr_in6 *)&me)->sin6_addr,
+		  src, INET6_ADDRSTRLEN);
+	ck_assert_int_eq(send(s, payload, strlen(payload), 0),
+			 (ssize_t)strlen(payload));
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	do {
+		struct pollfd pfd[2] = {
+			{ .fd = n->fds[0], .events = POLLIN },
+			{ .fd = n->fds[1], .events = POLLIN },
+		};
+
+		if (poll(pfd, 2, 100) > 0) {
+			for (int i = 0; i < 2 && via < 0; i++) {
+				const uint8_t *pl;
+				size_t len;
+				ssize_t r;
+
+				if (!(pfd[i].revents & POLLIN))
+					continue;
+				r = read(n->fds[i], buf, sizeof(buf));
+				if (r <= 0)
+					continue;
+				pl = udp_payload(buf, (size_t)r, &len);
+				if (pl && len == strlen(payload) &&
+				    !memcmp(pl, payload, len))
+					via = i;
+			}
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while (via < 0 && now.tv_sec - start.tv_sec < 3);
+	close(s);
+	return via;
+}
+
+static void assert_probe(const struct pnet *n, const char *dst, uint32_t mark,
+			 int want_via, const char *want_src)
+{
+	static const char *const dev[] = { "brtun0 (braid)", "brup0 (uplink)" };
+	char src[INET6_ADDRSTRLEN];
+	int via = probe(n, dst, mark, src);
+
+	ck_assert_msg(via == want_via, "to %s mark %#x: out of %s, not %s", dst,
+		      mark, via < 0 ? "no device" : dev[via], dev[want_via]);
+	if (want_src)
+		ck_assert_msg(!strcmp(src, want_src),
+			      "to %s mark %#x: from %s, not %s", dst, mark,
+			      src, want_src);
+}
+
+static struct tun_policy *policy_new(const struct pnet *n,
+				     const struct tun_route_cfg *c)
+{
+	struct tun_policy *p = NULL;
+	int err = tun_policy_new(&p, n->tun, c);
+
+	ck_assert_msg(err == 0, "tun_policy_new: %s", strerror(-err));
+	ck_assert_ptr_nonnull(p);
+	return p;
+}
+
+/* Runs tun_policy_new in a child that then dies without cleaning up, as
+ * a crashed braid does. */
+static void policy_crash(const struct pnet *n, const struct tun_route_cfg *c)
+{
+	int status;
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct tun_policy *p;
+
+		_exit(tun_policy_new(&p, n->tun, c) == 0 ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "tun_policy_new failed in the crashing child");
+}
+
+START_TEST(policy_default_route)
+{
+	struct tun_route_cfg c = default_cfg();
+	struct tun_policy *p;
+	struct pnet n;
+	char *before, *after;
+
+	pnet_up(&n, true);
+	before = net_state_settled();
+	p = policy_new(&n, &c);
+
+	assert_rules("-4", true, PREF, TABLE, "0x6272");
+	assert_rules("-6", true, PREF, TABLE, "0x6272");
+	ck_assert_int_eq(routes_in("-4", TABLE, NULL, NULL), 1);
+	ck_assert_int_eq(routes_in("-4", TABLE, "default", "brtun0"), 1);
+	ck_assert_int_eq(routes_in("-6", TABLE, NULL, NULL), 1);
+	ck_assert_int_eq(routes_in("-6", TABLE, "default", "brtun0"), 1);
+	/* main is untouched: its default still goes to the uplink */
+	ck_assert_int_eq(routes_in("-4", 254, "default", "brup0"), 1);
+
+	tun_policy_free(p);
+	after = net_state();
+	ck_assert_str_eq(after, before);
+	free(before);
+	free(after);
+	pnet_down(&n);
+}
+END_TEST
+
+START_TEST(policy_packets)
+{
+	struct tun_route_cfg c = default_cfg();
+	struct tun_policy *p;
+	struct pnet n;
+
+	pnet_up(&n, true);
+	settle();
+	assert_probe(&n, "198.51.100.7", 0, VIA_UP, "192.0.2.2");
+	p = policy_new(&n, &c);
+
+	/* everything unmarked goes into the tunnel, from the TUN's address */
+	assert_probe(&n, "198.51.100.7", 0, VIA_TUN, "10.70.0.2");
+	assert_probe(&n, "2001:db8:1::7", 0, VIA_TUN, "fd70::2");
+	/* braid's own marked packets take the uplink */
+	assert_probe(&n, "198.51.100.7", FWMARK, VIA_UP, "192.0.2.2");
+	assert_probe(&n, "2001:db8:1::7", FWMARK, VIA_UP, "2001:db8:ff::2");
+	/* another mark is no exemption */
+	assert_probe(&n, "198.51.100.7", FWMARK + 1, VIA_TUN, NULL);
+	/* main's more specific routes still count (the home LAN) */
+	assert_probe(&n, "192.0.2.9", 0, VIA_UP, "192.0.2.2");
+	assert_probe(&n, "2001:db8:ff::9", 0, VIA_UP, "2001:db8:ff::2");
+
+	tun_policy_free(p);
+	assert_probe(&n, "198.51.100.7", 0, VIA_UP, "192.0.2.2");
+	assert_probe(&n, "2001:db8:1::7", 0, VIA_UP, "2001:db8:ff::2");
+	pnet_down(&n);
+}
+END_TEST
+
+/* IPv6 goes into the tunnel even when the TUN has no IPv6 address. */
+START_TEST(policy_ipv6_without_address)
+{
+	struct tun_route_cfg c = default_cfg();
+	struct tun_policy *p;
+	struct pnet n;
+
+	pnet_up(&n, false);
+	settle();
+	p = policy_new(&n, &c);
+	assert_rules("-6", true, PREF, TABLE, "0x6272");
+	ck_assert_int_eq(routes_in("-6", TABLE, "default", "brtun0"), 1);
+	assert_probe(&n, "2001:db8:1::7", 0, VIA_TUN, NULL);
+	assert_probe(&n, "2001:db8:1::7", FWMARK, VIA_UP, "2001:db8:ff::2");
+	tun_policy_free(p);
+	pnet_down(&n);
+}
+END_TEST
+
+/* A TUN that cannot carry IPv6 (disabled on it; an MTU below IPv6's
+ * 1280): IPv6 is unreachable, not sent around the tunnel. */
+START_TEST(policy_ipv6_disabled_on_tun)
+{
+	struct tun_route_cfg c = default_cfg();
+	struct tun_policy *p;
+	struct pnet n;
+	char *before, *after;
+	int err;
+
+	pnet_up(&n, false);
+	if (_i == 0)
+		sh("sysctl -qw net.ipv6.conf.brtun0.disable_ipv6=1");
+	else
+		ck_assert_int_eq(tun_set_mtu(n.tun, 1000), 0);
+	before = net_state_settled();
+	p = policy_new(&n, &c);
+	ck_assert_int_eq(routes_in("-4", TABLE, "default", "brtun0"), 1);
+	ck_assert_int_eq(routes_in("-6", TABLE, NULL, NULL), 1);
+	ck_assert_int_eq(routes_in("-6", TABLE, "default", NULL), 1);
+	assert_rules("-6", true, PREF, TABLE, "0x6272");
+	err = connect_errno("2001:db8:1::7", 0);
+	ck_assert_msg(err == EHOSTUNREACH || err == ENETUNREACH,
+		      "unmarked IPv6: %s, not unreachable", strerror(err));
+	assert_probe(&n, "2001:db8:1::7", FWMARK, VIA_UP, "2001:db8:ff::2");
+	assert_probe(&n, "198.51.100.7", 0, VIA_TUN, "10.70.0.2");
+	tun_policy_free(p);
+	after = net_state();
+	ck_assert_str_eq(after, before);
+	free(before);
+	free(after);
+	pnet_down(&n);
+}
+END_TEST
+
+/* Only the given prefixes (host bits dropped, duplicates once), in a
+ * table, at prefs and with a mark of the caller's choosing. */
+START_TEST(policy_routes_only)
+{
+	struct tun_route_cfg c = { .fwmark = 0x77, .table = 200, .pref = 1000 };
+	struct tun_policy *p;
+	struct pnet n;
+	char *before, *after;
+
+	add_route_cfg(&c, "198.51.100.0/24");
+	add_route_cfg(&c, "203.0.113.77/25");
+	add_route_cfg(&c, "2001:db8:1::/48");
+	add_route_cfg(&c, "198.51.100.9/24");
+	pnet_up(&n, true);
+	before = net_state_settled();
+	p = policy_new(&n, &c);
+
+	assert_rules("-4", true, 1000, 200, "0x77");
+	assert_rules("-6", true, 1000, 200, "0x77");
+	ck_assert_int_eq(routes_in("-4", 200, NULL, NULL), 2);
+	ck_assert_int_eq(routes_in("-4", 200, "198.51.100.0/24", "brtun0"), 1);
+	ck_assert_int_eq(routes_in("-4", 200, "203.0.113.0/25", "brtun0"), 1);
+	ck_assert_int_eq(routes_in("-6", 200, NULL, NULL), 1);
+	ck_assert_int_eq(routes_in("-6", 200, "2001:db8:1::/48", "brtun0"), 1);
+
+	assert_probe(&n, "198.51.100.7", 0, VIA_TUN, "10.70.0.2");
+	assert_probe(&n, "203.0.113.5", 0, VIA_TUN, "10.70.0.2");
+	assert_probe(&n, "203.0.113.200", 0, VIA_UP, "192.0.2.2");
+	assert_probe(&n, "198.18.5.5", 0, VIA_UP, "192.0.2.2");
+	assert_probe(&n, "198.51.100.7", 0x77, VIA_UP, "192.0.2.2");
+	assert_probe(&n, "2001:db8:1::7", 0, VIA_TUN, "fd70::2");
+	assert_probe(&n, "2001:db8:2::7", 0, VIA_UP, "2001:db8:ff::2");
+
+	tun_policy_free(p);
+	after = net_state();
+	ck_assert_str_eq(after, before);
+	free(before);
+	free(after);
+	pnet_down(&n);
+}
+END_TEST
+
+/* IPv4 prefixes only: IPv6 gets no rules. */
+START_TEST(policy_one_family)
+{
+	struct tun_route_cfg c = default_cfg();
+	struct tun_policy *p;
+	struct pnet n;
+	char *before, *after;
+
+	c.default_route = false;
+	add_route_cfg(&c, "198.51.100.0/24");
+	pnet_up(&n, true);
+	before = net_state_settled();
+	p = policy_new(&n, &c);
+	assert_rules("-4", true, PREF, TABLE, "0x6272");
+	assert_rules("-6", false, PREF, TABLE, NULL);
+	ck_assert_int_eq(routes_in("-4", TABLE, NULL, NULL), 1);
+	ck_assert_int_eq(routes_in("-6", TABLE, NULL, NULL), 0);
+	assert_probe(&n, "2001:db8:1::7", 0, VIA_UP, "2001:db8:ff::2");
+	tun_policy_free(p);
+	after = net_state();
+	ck_assert_str_eq(after, before);
+	free(before);
+	free(after);
+	pnet_down(&n);
+}
+END_TEST
+
+START_TEST(policy_many_routes)
+{
+	struct tun_route_cfg c = default_cfg();
+	struct tun_policy *p;
+	struct pnet n;
+	char s[32];
+	char *before, *after;
+
+	for (int i = 0; i < TUN_MAX_ROUTES; i++) {
+		snprintf(s, sizeof(s), i % 2 ? "10.%d.0.0/16" : "fd%02x::/16",
+			 100 + i);
+		add_route_cfg(&c, s);
+	}
+	pnet_up(&n, true);
+	before = net_state_settled();
+	p = policy_new(&n, &c);
+	ck_assert_int_eq(routes_in("-4", TABLE, NULL, NULL),
+			 1 + TUN_MAX_ROUTES / 2);
+	ck_assert_int_eq(routes_in("-6", TABLE, NULL, NULL),
+			 1 + TUN_MAX_ROUTES / 2);
+	ck_assert_int_eq(routes_in("-4", TABLE, "10.101.0.0/16", "brtun0"), 1);
+	tun_policy_free(p);
+	after = net_state();
+	ck_assert_str_eq(after, before);
+	free(before);
+	free(after);
+	pnet_down(&n);
+}
+END_TEST
+
+/* A braid that died left its rules and routes: the next one replaces
+ * them instead of adding to them, and leaves others' alone. */
+START_TEST(policy_stale_replaced)
+{
+	struct tun_route_cfg c = default_cfg(), other = default_cfg();
+	struct tun_policy *p;
+	struct pnet n;
+	char *before, *after;
+
+	pnet_up(&n, true);
+	/* someone else's rule at braid's pref, and their own table */
+	sh("ip rule add from 192.0.2.77 lookup 100 pref 25200 && "
+	   "ip route add 198.51.100.0/24 dev brup0 table 100 && "
+	   "ip -6 rule add from 2001:db8:ff::77 lookup main pref 25201");
+	before = net_state_settled();
+
+	policy_crash(&n, &c);
+	ck_assert_int_eq(rules_at("-4", PREF + 1, "25202", true, "0x6272", -1),
+			 1);
+	ck_assert_int_eq(routes_in("-4", TABLE, NULL, NULL), 1);
+	p = policy_new(&n, &c);
+	/* one each, besides the others' rules */
+	ck_assert_int_eq(rules_at("-4", PREF, NULL, false, NULL, -1), 2);
+	ck_assert_int_eq(rules_at("-4", PREF, "main", false, NULL, 0), 1);
+	ck_assert_int_eq(rules_at("-4", PREF + 1, NULL, false, NULL, -1), 1);
+	ck_assert_int_eq(rules_at("-6", PREF, NULL, false, NULL, -1), 1);
+	ck_assert_int_eq(rules_at("-6", PREF + 1, NULL, false, NULL, -1), 2);
+	ck_assert_int_eq(rules_at("-6", PREF + 1, "25202", true, "0x6272", -1),
+			 1);
+	ck_assert_int_eq(routes_in("-4", TABLE, NULL, NULL), 1);
+	ck_assert_int_eq(routes_in("-6", TABLE, NULL, NULL), 1);
+	assert_probe(&n, "198.51.100.7", 0, VIA_TUN, "10.70.0.2");
+	tun_policy_free(p);
+	after = net_state();
+	ck_assert_str_eq(after, before);
+	free(after);
+
+	/* A run with another mark and more routes died; this one routes
+	 * one IPv4 prefix only. */
+	other.fwmark = 0x1234;
+	add_route_cfg(&other, "203.0.113.0/24");
+	add_route_cfg(&other, "2001:db8:1::/48");
+	policy_crash(&n, &other);
+	ck_assert_int_eq(routes_in("-4", TABLE, NULL, NULL), 2);
+	c.default_route = false;
+	add_route_cfg(&c, "198.51.100.0/24");
+	p = policy_new(&n, &c);
+	ck_assert_int_eq(rules_at("-4", PREF, NULL, false, NULL, -1), 2);
+	ck_assert_int_eq(rules_at("-4", PREF, "main", false, NULL, 0), 1);
+	ck_assert_int_eq(rules_at("-4", PREF + 1, NULL, false, NULL, -1), 1);
+	ck_assert_int_eq(rules_at("-4", PREF + 1, "25202", true, "0x6272", -1),
+			 1);
+	ck_assert_int_eq(rules_at("-6", PREF, NULL, false, NULL, -1), 0);
+	ck_assert_int_eq(rules_at("-6", PREF + 1, NULL, false, NULL, -1), 1);
+	ck_assert_int_eq(routes_in("-4", TABLE, NULL, NULL), 1);
+	ck_assert_int_eq(routes_in("-4", TABLE, "198.51.100.0/24", "brtun0"), 1);
+	ck_assert_int_eq(routes_in("-6", TABLE, NULL, NULL), 0);
+	ck_assert_int_eq(routes_in("-4", 100, "198.51.100.0/24", "brup0"), 1);
+	tun_policy_free(p);
+	after = net_state();
+	ck_assert_str_eq(after, before);
+	free(before);
+	free(after);
+	pnet_down(&n);
+}
+END_TEST
+
+/* The IPv6 prefix fails after IPv4's routes and rules are in: they are
+ * taken out again. */
+START_TEST(policy_fail_midway)
+{
+	struct tun_route_cfg c = default_cfg();
+	struct tun_policy *p = NULL;
+	struct pnet n;
+	char *before, *after;
+
+	add_route_cfg(&c, "198.51.100.0/24");
+	add_route_cfg(&c, "2001:db8:1::/48");
+	pnet_up(&n, false);
+	sh("sysctl -qw net.ipv6.conf.brtun0.disable_ipv6=1");
+	before = net_state_settled();
+	ck_assert_int_eq(tun_policy_new(&p, n.tun, &c), -EACCES);
+	ck_assert_ptr_null(p);
+	after = net_state();
+	ck_assert_str_eq(after, before);
+	free(before);
+	free(after);
+	pnet_down(&n);
+}
+END_TEST
+
+static void bad_cfg(struct tun_route_cfg *c, int i)
+{
+	switch (i) {
+	case 0: c->fwmark = 0; break;
+	case 1: c->table = 0; break;
+	case 2: c->table = 253; break;
+	case 3: c->table = 254; break;
+	case 4: c->table = 255; break;
+	case 5: c->pref = 0; break;
+	case 6: c->pref = 32765; break;
+	case 7: c->pref = UINT32_MAX; break;
+	case 8: c->default_route = false; break;
+	case 9: c->nroutes = TUN_MAX_ROUTES + 1; break;
+	case 10: c->nroutes = 1; c->routes[0].family = AF_UNSPEC; break;
+	case 11: add_route_cfg(c, "10.0.0.0/8"); c->routes[0].prefix = 33;
+		break;
+	}
+}
+
+START_TEST(policy_bad_cfg)
+{
+	struct tun_route_cfg c = default_cfg();
+	struct tun_policy *p = NULL;
+	struct pnet n;
+	char *before, *after;
+
+	bad_cfg(&c, _i);
+	pnet_up(&n, true);
+	before = net_state_settled();
+	ck_assert_int_eq(tun_policy_new(&p, n.tun, &c), -EINVAL);
+	ck_assert_ptr_null(p);
+	after = net_state();
+	ck_assert_str_eq(after, before);
+	free(before);
+	free(after);
+	pnet_down(&n);
+}
+END_TEST
+
+/* The TUN went away first (taking its routes along): the rest goes. */
+START_TEST(policy_tun_gone)
+{
+	struct tun_route_cfg c = default_cfg();
+	struct tun_policy *p;
+	struct pnet n;
+	char *before, *after;
+
+	add_route_cfg(&c, "198.51.100.0/24");
+	pnet_up(&n, true);
+	tun_free(n.tun);
+	before = net_state_settled();
+	pnet_up_tun(&n, true);
+	settle();
+	p = policy_new(&n, &c);
+	tun_free(n.tun);
+	ck_assert_int_eq(routes_in("-4", TABLE, NULL, NULL), 0);
+	assert_rules("-4", true, PREF, TABLE, "0x6272");
+	tun_policy_free(p);
+	after = net_state();
+	ck_assert_str_eq(after, before);
+	free(before);
+	free(after);
+	tun_free(n.up);
+}
+END_TEST
+
+/* A kernel without IPv6 (/proc/sys/net/ipv6 hidden in a mount namespace
+ * of the test's own): IPv4 only, and IPv6 prefixes are refused. */
+START_TEST(policy_no_ipv6)
+{
+	struct tun_route_cfg c = default_cfg();
+	struct tun_policy *p = NULL;
+	struct pnet n;
+	char *before, *after;
+
+	pnet_up(&n, true);
+	ck_assert_int_eq(unshare(CLONE_NEWNS), 0);
+	ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+	ck_assert_msg(mount("none", "/proc/sys/net", "tmpfs", 0, NULL) == 0,
+		      "mount: %s", strerror(errno));
+	ck_assert_int_ne(access("/proc/sys/net/ipv6", F_OK), 0);
+	before = net_state_settled();
+	p = policy_new(&n, &c);
+	assert_rules("-4", true, PREF, TABLE, "0x6272");
+	assert_rules("-6", false, PREF, TABLE, NULL);
+	ck_assert_int_eq(routes_in("-4", TABLE, NULL, NULL), 1);
+	ck_assert_int_eq(routes_in("-6", TABLE, NULL, NULL), 0);
+	tun_policy_free(p);
+	p = NULL;
+	add_route_cfg(&c, "2001:db8:1::/48");
+	ck_assert_int_eq(tun_policy_new(&p, n.tun, &c), -EAFNOSUPPORT);
+	ck_assert_ptr_null(p);
+	after = net_state();
+	ck_assert_str_eq(after, before);
+	free(before);
+	free(after);
+	pnet_down(&n);
+}
+END_TEST
+
+START_TEST(policy_free_null)
+{
+	tun_policy_free(NULL);
+}
+END_TEST
+
 static Suite *tundev_suite(void)
 {
 	Suite *s = suite_create("tundev");
@@ -755,6 +1559,23 @@ static Suite *tundev_suite(void)
 	tcase_add_test(tc, ping_reply);
 	tcase_add_test(tc, udp_out_v4);
 	tcase_add_test(tc, udp_out_v6);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("policy");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, policy_default_route);
+	tcase_add_test(tc, policy_packets);
+	tcase_add_test(tc, policy_ipv6_without_address);
+	tcase_add_loop_test(tc, policy_ipv6_disabled_on_tun, 0, 2);
+	tcase_add_test(tc, policy_routes_only);
+	tcase_add_test(tc, policy_one_family);
+	tcase_add_test(tc, policy_many_routes);
+	tcase_add_test(tc, policy_stale_replaced);
+	tcase_add_test(tc, policy_fail_midway);
+	tcase_add_loop_test(tc, policy_bad_cfg, 0, 12);
+	tcase_add_test(tc, policy_tun_gone);
+	tcase_add_test(tc, policy_no_ipv6);
+	tcase_add_test(tc, policy_free_null);
 	suite_add_tcase(s, tc);
 	return s;
 }

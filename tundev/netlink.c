@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* rtnetlink requests for link state, MTU and addresses, through libmnl. */
+/* rtnetlink requests for link state, MTU, addresses, routes and policy
+ * rules, through libmnl. */
 #include <errno.h>
+#include <linux/fib_rules.h>
 #include <linux/if.h>
 #include <linux/if_addr.h>
 #include <linux/rtnetlink.h>
@@ -33,10 +35,11 @@ void tun_nl_close(struct tun_nl *nl)
 	nl->sock = NULL;
 }
 
-/* Sends one request and waits for its ACK; an NLMSG_ERROR becomes -errno. */
-static int nl_talk(struct tun_nl *nl, struct nlmsghdr *nlh)
+int tun_nl_talk(struct tun_nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb,
+		void *data)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	/* big enough for any dump part the kernel sends */
+	char buf[32768];
 	int ret;
 
 	nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
@@ -47,8 +50,8 @@ static int nl_talk(struct tun_nl *nl, struct nlmsghdr *nlh)
 		ret = mnl_socket_recvfrom(nl->sock, buf, sizeof(buf));
 		if (ret < 0)
 			return -errno;
-		ret = mnl_cb_run(buf, ret, nlh->nlmsg_seq, nl->portid, NULL,
-				 NULL);
+		ret = mnl_cb_run(buf, (size_t)ret, nlh->nlmsg_seq, nl->portid,
+				 cb, data);
 	} while (ret > 0);
 	return ret < 0 ? -errno : 0;
 }
@@ -68,7 +71,7 @@ int tun_nl_link_set(struct tun_nl *nl, unsigned ifindex, unsigned flags,
 	ifi->ifi_change = change;
 	if (mtu)
 		mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
-	return nl_talk(nl, nlh);
+	return tun_nl_talk(nl, nlh, NULL, NULL);
 }
 
 int tun_nl_addr(struct tun_nl *nl, unsigned ifindex, const struct tun_addr *a,
@@ -91,5 +94,65 @@ int tun_nl_addr(struct tun_nl *nl, unsigned ifindex, const struct tun_addr *a,
 	mnl_attr_put(nlh, IFA_ADDRESS, alen, &a->v6);
 	if (a->family == AF_INET6)
 		mnl_attr_put_u32(nlh, IFA_FLAGS, IFA_F_NODAD);
-	return nl_talk(nl, nlh);
+	return tun_nl_talk(nl, nlh, NULL, NULL);
+}
+
+int tun_nl_rule(struct tun_nl *nl, const struct tun_nl_rule *r, bool add)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct fib_rule_hdr *frh;
+
+	nlh->nlmsg_type = add ? RTM_NEWRULE : RTM_DELRULE;
+	if (add)
+		nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+	frh = mnl_nlmsg_put_extra_header(nlh, sizeof(*frh));
+	frh->family = (uint8_t)r->family;
+	frh->action = FR_ACT_TO_TBL;
+	frh->table = r->table < 256 ? (uint8_t)r->table : RT_TABLE_UNSPEC;
+	if (r->invert)
+		frh->flags |= FIB_RULE_INVERT;
+	mnl_attr_put_u32(nlh, FRA_PRIORITY, r->pref);
+	mnl_attr_put_u32(nlh, FRA_TABLE, r->table);
+	if (r->fwmark)
+		mnl_attr_put_u32(nlh, FRA_FWMARK, r->fwmark);
+	if (r->suppress_prefixlen >= 0)
+		mnl_attr_put_u32(nlh, FRA_SUPPRESS_PREFIXLEN,
+				 (uint32_t)r->suppress_prefixlen);
+	return tun_nl_talk(nl, nlh, NULL, NULL);
+}
+
+int tun_nl_route(struct tun_nl *nl, const struct tun_nl_route *r, bool add)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	const struct tun_addr *d = &r->dst;
+	size_t alen = d->family == AF_INET ? sizeof(d->v4) : sizeof(d->v6);
+	struct rtmsg *rtm;
+
+	nlh->nlmsg_type = add ? RTM_NEWROUTE : RTM_DELROUTE;
+	if (add)
+		nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = (uint8_t)d->family;
+	rtm->rtm_dst_len = (uint8_t)d->prefix;
+	rtm->rtm_tos = r->tos;
+	rtm->rtm_table = r->table < 256 ? (uint8_t)r->table : RT_TABLE_UNSPEC;
+	rtm->rtm_protocol = add ? RTPROT_BOOT : RTPROT_UNSPEC;
+	rtm->rtm_type = r->type;
+	/* a delete matches routes of any scope; a route through a device
+	 * with no gateway is on the link */
+	if (!add)
+		rtm->rtm_scope = RT_SCOPE_NOWHERE;
+	else if (r->oif)
+		rtm->rtm_scope = RT_SCOPE_LINK;
+	else
+		rtm->rtm_scope = RT_SCOPE_UNIVERSE;
+	mnl_attr_put_u32(nlh, RTA_TABLE, r->table);
+	mnl_attr_put(nlh, RTA_DST, alen, &d->v6);
+	if (r->oif)
+		mnl_attr_put_u32(nlh, RTA_OIF, r->oif);
+	if (r->priority)
+		mnl_attr_put_u32(nlh, RTA_PRIORITY, r->priority);
+	return tun_nl_talk(nl, nlh, NULL, NULL);
 }

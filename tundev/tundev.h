@@ -57,9 +57,14 @@ struct tun_route_cfg {
 
 struct tun_policy;
 
-/* Installs the rules and routes for t (first removing any left in table
- * or at those prefs by a braid that did not exit cleanly). On failure
- * nothing stays installed. */
+/* Installs the rules and routes for t, which must be up (first removing
+ * any left in table or at those prefs by a braid that did not exit
+ * cleanly). A family gets its two rules only if it has a route; IPv6 is
+ * left out when the kernel has none, and its default is "unreachable"
+ * when the TUN cannot carry IPv6 (MTU below 1280, IPv6 disabled on it).
+ * -EINVAL for a bad cfg (pref must leave pref + 1 below main's 32766),
+ * -EAFNOSUPPORT for IPv6 routes without IPv6; on any failure nothing
+ * stays installed. */
 int tun_policy_new(struct tun_policy **out, const struct tun *t,
 		   const struct tun_route_cfg *c);
 /* Removes what tun_policy_new installed; NULL is a no-op. */
