@@ -22,7 +22,8 @@ int mux_wrr_pick(struct mux_wrr *w, size_t n);
 /* Keepalive: stamp (u64, ns), weight (u16), flags (u16), name (32 bytes,
  * NUL padded), epoch (u32), the link's last round trip (u32, us). The
  * answer: stamp, epoch. */
-#define MUX_KEEPALIVE_LEN 56
+#define MUX_KEEPALIVE_LEN 60
+#define MUX_KEEPALIVE_MIN 52	/* before rate cap and incarnation */
 #define MUX_KA_ACK_LEN 12
 #define MUX_KA_BACKUP 0x1	/* flags: the link is a backup */
 #define MUX_KA_REDUNDANT 0x2	/* flags: send every packet twice */
@@ -158,6 +159,8 @@ struct mux_link {
 	bool rx_seen;		/* has delivered data */
 	bool stalled;		/* stopped delivering; probed, not used */
 	bool retiring;		/* being removed: drains, takes nothing new */
+	uint32_t incarnation;	/* slave: random per mux_link_add; master:
+				 * the slave's, a new one resets the link */
 	double retire_at;	/* then freed, its rest resent elsewhere */
 	uint16_t id;
 	uint32_t tx_lseq;	/* next per-link sequence number */

@@ -113,6 +113,7 @@ static void keepalive_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	put_be32(buf + 44, m->epoch);
 	put_be32(buf + 48, (uint32_t)(l->st.rtt * 1e6));
 	put_be32(buf + 52, (uint32_t)(l->est.cap * 8 / 1e3));
+	put_be32(buf + 56, l->incarnation);
 	m->cfg.ops->send(m->cfg.ctx, l->id, MUX_MSG_KEEPALIVE, buf,
 			 sizeof(buf));
 }
@@ -138,6 +139,9 @@ int mux_link_add(struct mux *m, uint16_t id, const char *name,
 	snprintf(l->st.name, sizeof(l->st.name), "%s", name);
 	l->st.weight = weight ? weight : 1;
 	m->wrr[link_index(m, l)] = (struct mux_wrr){ .weight = l->st.weight };
+	if (!m->cfg.master &&
+	    getrandom(&l->incarnation, sizeof(l->incarnation), 0) < 0)
+		l->incarnation = (uint32_t)(ev_time() * 1e6) ^ id;
 	ev_init(&l->dead, dead_cb);
 	ev_init(&l->ka, keepalive_cb);
 	if (!m->cfg.master) {
@@ -197,17 +201,16 @@ void mux_link_free(struct mux *m, struct mux_link *l)
 }
 
 /* Takes no new packets; what it has in flight may still arrive. The
- * slave tells the master with one last keepalive. */
+ * slave tells the master in its keepalives until the link is gone. */
 static void retire(struct mux *m, struct mux_link *l)
 {
 	l->retiring = true;
 	m->wrr[link_index(m, l)].eligible = false;
 	l->retire_at = ev_now(m->loop) +
 		       fmin(MUX_RETIRE_MAX, fmax(0.2, 2 * mux_est_rto(&l->est)));
-	if (!m->cfg.master) {
-		ev_timer_stop(m->loop, &l->ka);
+	/* keepalives go on, saying it, until it is gone */
+	if (!m->cfg.master)
 		keepalive_cb(m->loop, &l->ka, 0);
-	}
 	log_info("link %s (id %u) leaving: draining for up to %.0f ms",
 		 l->st.name, l->id, 1e3 * (l->retire_at - ev_now(m->loop)));
 }
@@ -237,6 +240,21 @@ void mux_link_set_stream(struct mux *m, uint16_t id, bool stream)
 
 /* The other side started afresh (its sequence numbers, its counters):
  * so does everything we know of what it received and sends. */
+/* The other side's sequence on l starts again: forget what it sent and
+ * what we measured, not what is configured (the rate cap). */
+static void link_reset_seq(struct mux_link *l)
+{
+	double cap = l->est.cap;
+
+	memset(&l->rx_fb, 0, sizeof(l->rx_fb));
+	l->rx_seen = false;
+	l->fb_due = false;
+	l->fb_pending = 0;
+	l->stalled = false;
+	mux_est_init(&l->est);
+	l->est.cap = cap;
+}
+
 static void peer_restarted(struct mux *m, uint32_t epoch)
 {
 	if (m->peer_epoch)
@@ -244,18 +262,9 @@ static void peer_restarted(struct mux *m, uint32_t epoch)
 	m->peer_epoch = epoch;
 	mux_reorder_reset(&m->ro);
 	ev_timer_stop(m->loop, &m->ro_timer);
-	for (size_t i = 0; i < MUX_MAX_LINKS; i++) {
-		struct mux_link *l = &m->links[i];
-
-		if (!l->used)
-			continue;
-		memset(&l->rx_fb, 0, sizeof(l->rx_fb));
-		l->rx_seen = false;
-		l->fb_due = false;
-		l->fb_pending = 0;
-		l->stalled = false;
-		mux_est_init(&l->est);
-	}
+	for (size_t i = 0; i < MUX_MAX_LINKS; i++)
+		if (m->links[i].used)
+			link_reset_seq(&m->links[i]);
 }
 
 static void keepalive_in(struct mux *m, struct mux_link *l, uint8_t *buf,
@@ -265,8 +274,14 @@ static void keepalive_in(struct mux *m, struct mux_link *l, uint8_t *buf,
 	uint16_t weight, flags;
 	uint32_t epoch;
 
-	if (len < MUX_KEEPALIVE_LEN)
+	uint8_t ka[MUX_KEEPALIVE_LEN] = { 0 };
+	uint32_t inc;
+
+	if (len < MUX_KEEPALIVE_MIN)
 		return;
+	/* an older slave's keepalive: no cap, no incarnation */
+	memcpy(ka, buf, len < sizeof(ka) ? len : sizeof(ka));
+	buf = ka;
 	weight = get_be16(buf + 8);
 	flags = get_be16(buf + 10);
 	epoch = get_be32(buf + 44);
@@ -283,6 +298,18 @@ static void keepalive_in(struct mux *m, struct mux_link *l, uint8_t *buf,
 		l->st.rtt = get_be32(buf + 48) / 1e6;
 	m->peer_redundant = flags & MUX_KA_REDUNDANT;
 	l->est.cap = get_be32(buf + 52) * 1e3 / 8;	/* kbit/s, both ways */
+	inc = get_be32(buf + 56);
+	if (inc != l->incarnation) {
+		/* the slave removed the link and made a new one with this id
+		 * (its LEAVING lost, or a rebuild): new sequence numbers */
+		if (l->incarnation)
+			log_info("link id %u was made anew on the slave",
+				 l->id);
+		l->incarnation = inc;
+		link_reset_seq(l);
+		l->retiring = false;
+		m->wrr[link_index(m, l)].eligible = l->up;
+	}
 	if (buf[12]) {
 		char name[MUX_NAME_LEN];
 

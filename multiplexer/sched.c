@@ -394,11 +394,21 @@ void mux_sched_tick(struct mux *m, double now)
 	for (size_t i = 0; i < MUX_MAX_LINKS; i++) {
 		struct mux_link *l = &m->links[i];
 
-		/* drained, or out of time: gone */
-		if (l->used && l->retiring &&
-		    (!mux_est_inflight(&l->est) || now >= l->retire_at ||
-		     !l->up))
+		bool done;
+
+		if (!l->used || !l->retiring)
+			continue;
+		/* drained, or out of time: the rest goes on the others. The
+		 * slave then forgets the link; the master keeps it, unused,
+		 * until it falls silent, so its last packets do not make it
+		 * learn the link again. */
+		done = !mux_est_inflight(&l->est) || now >= l->retire_at;
+		if (!l->up || (done && !m->cfg.master)) {
 			mux_link_free(m, l);
+		} else if (done) {
+			mux_sched_give_back(m, l);
+			mux_est_forget_inflight(&l->est);
+		}
 	}
 	if (m->cfg.sched == MUX_SCHED_ROUNDROBIN)
 		return;

@@ -14,6 +14,7 @@ struct cfg_ctx {
 	char *err;
 	size_t errlen;
 	bool reload;		/* the key is not read again */
+	const struct cfg *running;	/* reload: the config braid runs */
 };
 
 int cfg_fail(struct cfg_ctx *x, const config_setting_t *s, const char *fmt,

@@ -315,7 +315,11 @@ static int load_peer_addr(struct cfg_ctx *x, const config_setting_t *root,
 			       "missing: a slave needs master = \"HOST:PORT\"");
 	if (cfg_get_string(x, root, which, &v) < 0)
 		return -1;
-	if (cfg_addr_hostport(v, &c->addr, &c->addr_len, why, sizeof(why)) < 0)
+	if (x->running && !strcmp(v, x->running->addr_str)) {
+		c->addr = x->running->addr;
+		c->addr_len = x->running->addr_len;
+	} else if (cfg_addr_hostport(v, &c->addr, &c->addr_len, why,
+				     sizeof(why)) < 0)
 		return cfg_fail(x, s, "%s", why);
 	snprintf(c->addr_str, sizeof(c->addr_str), "%s", v);
 	return 0;
@@ -559,11 +563,12 @@ static int no_includes(const char *path, const char *text, char *err,
 }
 
 /* Parses text (the contents of path); wipes it. */
-static int load_text(struct cfg *c, const char *path, char *text,
-		     bool reload, char *err, size_t errlen)
+static int load_text(struct cfg *c, const struct cfg *running,
+		     const char *path, char *text, bool reload, char *err,
+		     size_t errlen)
 {
 	struct cfg_ctx x = { .path = path, .err = err, .errlen = errlen,
-			     .reload = reload };
+			     .reload = reload, .running = running };
 	config_t lc;
 	int rc;
 
@@ -596,15 +601,15 @@ int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen)
 
 	if (!text)
 		return -1;
-	rc = load_text(c, path, text, false, err, errlen);
+	rc = load_text(c, NULL, path, text, false, err, errlen);
 	free(text);
 	return rc;
 }
 
-int cfg_reload_text(struct cfg *c, const char *path, char *text, char *err,
-		    size_t errlen)
+int cfg_reload_text(struct cfg *c, const struct cfg *running,
+		    const char *path, char *text, char *err, size_t errlen)
 {
-	return load_text(c, path, text, true, err, errlen);
+	return load_text(c, running, path, text, true, err, errlen);
 }
 
 int cfg_control_path(const char *path, char *out, size_t len, char *err,

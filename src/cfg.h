@@ -34,6 +34,7 @@ struct cfg_link {
 	char username[256], password[256];	/* "" = no auth */
 	bool fallback;			/* socks5: CONNECT if UDP fails */
 	double rate;			/* cap, bytes/s; 0: none */
+	bool id_set;			/* id given, not the position */
 	uint8_t secret_hash[16];	/* of username and password */
 };
 
@@ -82,9 +83,10 @@ char *cfg_read_text(const char *path, char *err, size_t errlen);
 
 /* As cfg_load, for a SIGHUP, from text (path's contents, read by the
  * keeper, which is still root; wiped): the key is not read again, the
- * running daemon keeps its own. */
-int cfg_reload_text(struct cfg *c, const char *path, char *text, char *err,
-		    size_t errlen);
+ * running daemon keeps its own, nor is the master's name resolved again
+ * if it has not changed (a reload must not wait for DNS). */
+int cfg_reload_text(struct cfg *c, const struct cfg *running,
+		    const char *path, char *text, char *err, size_t errlen);
 
 /* The control socket a config names, without validating the rest (for
  * the clients). Returns 0 or -1 with err. */

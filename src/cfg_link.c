@@ -29,7 +29,8 @@ int cfg_rate_parse(const char *s, double *bytes)
 	for (size_t i = 0; i < ARRAY_SIZE(units); i++)
 		if (!strcasecmp(end, units[i].unit)) {
 			*bytes = v * units[i].bits / 8;
-			return *bytes > 1e12 ? -ERANGE : 0;
+			/* the cap travels as kbit/s in 32 bits */
+			return *bytes > 1e12 / 8 ? -ERANGE : 0;
 		}
 	return -EINVAL;
 }
@@ -62,7 +63,7 @@ static int load_rate(struct cfg_ctx *x, const config_setting_t *s,
 	}
 	if (cfg_rate_parse(buf, out) < 0 || (*out && *out < 1000))
 		return cfg_fail(x, r, "a rate such as \"20mbit\", \"512kbit\" "
-				"or a number of bit/s (at least 8000; 0: no "
+				"or a number of bit/s (8000 to 1e12; 0: no "
 				"cap)");
 	return 0;
 }
@@ -176,6 +177,7 @@ static int load_link(struct cfg_ctx *x, const config_setting_t *s, int idx,
 		return -1;
 	snprintf(l->name, sizeof(l->name), "%s", name);
 	l->id = (uint16_t)id;
+	l->id_set = config_setting_get_member(s, "id") != NULL;
 	l->weight = (unsigned)weight;
 	l->backup = false;
 	if (cfg_get_bool(x, s, "backup", &l->backup) < 0 ||

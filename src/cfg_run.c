@@ -30,6 +30,11 @@ static int load_routes(struct cfg_ctx *x, const config_setting_t *root,
 		if (!v || tun_addr_parse(a, v) < 0)
 			return cfg_fail(x, e, "not a prefix such as "
 					"\"198.51.100.0/24\"");
+		/* the VPS's own replies (ssh) would go into the tunnel */
+		if (c->master && a->prefix == 0)
+			return cfg_fail(x, e, "a master cannot send everything "
+					"through the tunnel; list the slave's "
+					"networks");
 		/* the network, not a host in it */
 		uint8_t *b = a->family == AF_INET ? (uint8_t *)&a->v4 :
 						    a->v6.s6_addr;

@@ -53,10 +53,11 @@ static int find_socket(char *out, size_t len)
 	return n == 1 ? 0 : -1;
 }
 
-/* Reads -c/-s (and --json where allowed) from argv; the socket path goes
- * into path. Returns optind, or -1 after printing why. */
+/* Reads -c/-s (and --json where allowed) from argv, checks that min..max
+ * arguments remain (max -1: any), and finds the socket path. Returns
+ * optind, or after printing why -2 (usage) or -1 (no daemon to ask). */
 static int parse_common(int argc, char **argv, const char *usage, bool *json,
-			char *path, size_t len)
+			int min, int max, char *path, size_t len)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -85,8 +86,12 @@ static int parse_common(int argc, char **argv, const char *usage, bool *json,
 			/* fall through */
 		default:
 			fprintf(stderr, "usage: %s\n", usage);
-			return -1;
+			return -2;
 		}
+	}
+	if (argc - optind < min || (max >= 0 && argc - optind > max)) {
+		fprintf(stderr, "usage: %s\n", usage);
+		return -2;
 	}
 	if (sock) {
 		snprintf(path, len, "%s", sock);
@@ -143,14 +148,11 @@ int cli_status(int argc, char **argv)
 	char path[256];
 	bool json = false;
 	struct json_object *st;
-	int i = parse_common(argc, argv, usage, &json, path, sizeof(path));
+	int i = parse_common(argc, argv, usage, &json, 0, 0, path,
+			     sizeof(path));
 
 	if (i < 0)
-		return 1;
-	if (i != argc) {
-		fprintf(stderr, "usage: %s\n", usage);
-		return 2;
-	}
+		return -i;
 	st = call(path, cmd_req("status"));
 	if (!st)
 		return 1;
@@ -167,14 +169,11 @@ int cli_top(int argc, char **argv)
 {
 	static const char usage[] = "braid top [-c FILE | -s SOCKET]";
 	char path[256], err[512];
-	int i = parse_common(argc, argv, usage, NULL, path, sizeof(path));
+	int i = parse_common(argc, argv, usage, NULL, 0, 0, path,
+			     sizeof(path));
 
 	if (i < 0)
-		return 1;
-	if (i != argc) {
-		fprintf(stderr, "usage: %s\n", usage);
-		return 2;
-	}
+		return -i;
 	if (view_top(path, 1.0, err, sizeof(err)) < 0) {
 		fprintf(stderr, "braid: %s\n", err);
 		return 1;
@@ -187,14 +186,11 @@ int cli_reload(int argc, char **argv)
 	static const char usage[] = "braid reload [-c FILE | -s SOCKET]";
 	char path[256];
 	struct json_object *r, *v;
-	int i = parse_common(argc, argv, usage, NULL, path, sizeof(path));
+	int i = parse_common(argc, argv, usage, NULL, 0, 0, path,
+			     sizeof(path));
 
 	if (i < 0)
-		return 1;
-	if (i != argc) {
-		fprintf(stderr, "usage: %s\n", usage);
-		return 2;
-	}
+		return -i;
 	r = call(path, cmd_req("reload"));
 	if (!r)
 		return 1;
@@ -259,14 +255,11 @@ int cli_link(int argc, char **argv)
 	struct json_object *req, *o, *r;
 	const char *verb, *name;
 	char path[256];
-	int i = parse_common(argc, argv, usage, NULL, path, sizeof(path));
+	int i = parse_common(argc, argv, usage, NULL, 2, -1, path,
+			     sizeof(path));
 
 	if (i < 0)
-		return 1;
-	if (argc - i < 2) {
-		fprintf(stderr, "usage: %s\n", usage);
-		return 2;
-	}
+		return -i;
 	verb = argv[i];
 	name = argv[i + 1];
 	if (!strcmp(verb, "del") && argc - i == 2) {
@@ -274,7 +267,8 @@ int cli_link(int argc, char **argv)
 		if (req)
 			json_object_object_add(req, "name",
 					       json_object_new_string(name));
-	} else if (!strcmp(verb, "add") || !strcmp(verb, "set")) {
+	} else if ((!strcmp(verb, "add") || !strcmp(verb, "set")) &&
+		   (argc - i > 2 || !strcmp(verb, "add"))) {
 		o = kv_object(argc - i - 2, argv + i + 2);
 		if (!o)
 			return 2;

@@ -182,9 +182,11 @@ static void client_cb(struct ev_loop *loop, ev_io *w, int revents)
 		goto out_close;
 	if (!client_write(cl))
 		goto out_close;
-	/* wait for the socket to take the rest of a long reply */
+	/* wait for the socket to take the rest of a long reply; a client
+	 * that sends without reading is not read until it has */
 	ev_io_stop(loop, &cl->io);
-	ev_io_set(&cl->io, cl->fd, cl->out_len ? EV_READ | EV_WRITE : EV_READ);
+	ev_io_set(&cl->io, cl->fd, cl->out_len >= CTL_MAX_PENDING ? EV_WRITE :
+		  cl->out_len ? EV_READ | EV_WRITE : EV_READ);
 	ev_io_start(loop, &cl->io);
 	return;
 out_close:
@@ -273,6 +275,7 @@ int ctl_new(struct ctl **out, struct ev_loop *loop, const char *path,
 	    ctl_handler handler, void *ctx)
 {
 	struct sockaddr_un sun;
+	struct stat st;
 	struct ctl *c;
 	mode_t old;
 	int err;
@@ -300,7 +303,14 @@ int ctl_new(struct ctl **out, struct ev_loop *loop, const char *path,
 		err = -EADDRINUSE;
 		goto out_close;
 	}
-	unlink(path);
+	/* a socket left by a braid that is gone; never anything else */
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			err = -EEXIST;
+			goto out_close;
+		}
+		unlink(path);
+	}
 	old = umask(0177);	/* the socket is born 0600 */
 	err = bind(c->fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ? -errno : 0;
 	umask(old);

@@ -12,6 +12,7 @@
 #define CTL_MAX_REQUEST 65536	/* bytes in one request line */
 #define CTL_MAX_CLIENTS 16
 #define CTL_TIMEOUT 5.0		/* s a client may take to send a request */
+#define CTL_MAX_PENDING (1 << 20)	/* reply bytes a client has not read */
 
 struct ctl;
 
@@ -22,7 +23,8 @@ typedef struct json_object *(*ctl_handler)(void *ctx,
 
 /* Listens on path (mode 0600; its directory is made, mode 0755, if
  * missing). A socket file left by a braid that is gone is replaced; one
- * that answers is not (-EADDRINUSE). */
+ * that answers is not (-EADDRINUSE), nor is a file of another kind
+ * (-EEXIST). */
 int ctl_new(struct ctl **out, struct ev_loop *loop, const char *path,
 	    ctl_handler handler, void *ctx);
 /* Stops listening, closes every client, removes the socket file if it

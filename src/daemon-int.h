@@ -29,6 +29,7 @@ struct daemon {
 	const char *cfg_path;
 	struct tun *tun;
 	struct tun_policy *policy;
+	struct tun_route_cfg routes;	/* what policy installed */
 	struct lm *lm;
 	struct mux *mux;
 	struct ctl *ctl;

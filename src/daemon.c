@@ -321,14 +321,15 @@ static int setup_control(struct daemon *d)
 		}
 	}
 	if (c->route_default || c->nroutes) {
-		struct tun_route_cfg rc = {
-			.fwmark = c->fwmark, .table = c->route_table,
-			.pref = 25200, .default_route = c->route_default,
-			.nroutes = c->nroutes,
-		};
+		struct tun_route_cfg *rc = &d->routes;
 
-		memcpy(rc.routes, c->routes, sizeof(rc.routes));
-		err = tun_policy_new(&d->policy, d->tun, &rc);
+		rc->fwmark = c->fwmark;
+		rc->table = c->route_table;
+		rc->pref = 25200;
+		rc->default_route = c->route_default;
+		rc->nroutes = c->nroutes;
+		memcpy(rc->routes, c->routes, sizeof(rc->routes));
+		err = tun_policy_new(&d->policy, d->tun, rc);
 		if (err < 0) {
 			log_warnx("cannot route through %s (table %u, fwmark "
 				  "0x%x): %s", tun_name(d->tun), c->route_table,
@@ -347,12 +348,13 @@ static int setup_control(struct daemon *d)
 static int run_hooks(struct daemon *d)
 {
 	const struct cfg *c = d->cfg;
-	struct hook_env env;
+	struct hook_keeper k = { .on_down = c->on_down, .ctl_path = c->control,
+				 .cfg_path = d->cfg_path,
+				 .routes = d->policy ? &d->routes : NULL };
 	int err;
 
-	hook_env_fill(&env, c, tun_name(d->tun), d->cfg_path);
-	err = hook_keeper_start(c->on_down, &env, c->control, d->cfg_path,
-				&d->keeper_fd);
+	hook_env_fill(&k.env, c, tun_name(d->tun), d->cfg_path);
+	err = hook_keeper_start(&k, &d->keeper_fd);
 	if (err < 0) {
 		log_warnx("cannot start the keeper process: %s",
 			  strerror(-err));
@@ -360,7 +362,7 @@ static int run_hooks(struct daemon *d)
 	}
 	if (!*c->on_up)
 		return 0;
-	err = hook_run("on_up", c->on_up, &env);
+	err = hook_run("on_up", c->on_up, &k.env);
 	if (err) {
 		log_warnx("on_up failed (%s%d): stopping", err < 0 ?
 			  "error " : "status ", err < 0 ? -err : err);

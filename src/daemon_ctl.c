@@ -64,7 +64,9 @@ void daemon_rates_sample(struct daemon *d)
 		seen[r - d->rates] = true;
 		r->tx_bps = (double)(l.tx_bytes - r->tx) * 8;
 		r->rx_bps = (double)(l.rx_bytes - r->rx) * 8;
-		if (!r->tx && !r->rx)	/* first sample: no rate yet */
+		/* first sample, or the link was made anew: no rate yet */
+		if ((!r->tx && !r->rx) || l.tx_bytes < r->tx ||
+		    l.rx_bytes < r->rx)
 			r->tx_bps = r->rx_bps = 0;
 		r->tx = l.tx_bytes;
 		r->rx = l.rx_bytes;
@@ -332,11 +334,47 @@ static bool same_settings(const struct cfg_link *a, const struct cfg_link *b)
 /* Links gone from the file, or whose transport changed, go first (a new
  * link may take a freed id); then the changed ones come back and new
  * ones are added. */
+static bool id_taken(const struct cfg *c, size_t skip, uint16_t id)
+{
+	for (size_t i = 0; i < c->nlinks; i++)
+		if (i != skip && c->links[i].id == id)
+			return true;
+	return false;
+}
+
+/* A link whose id the file does not set keeps the one it runs with (its
+ * position may have changed); a new one that would take a running
+ * link's id gets a free one. */
+static void keep_ids(const struct cfg *c, struct cfg *n)
+{
+	for (size_t j = 0; j < n->nlinks; j++) {
+		int i = link_index(c, n->links[j].name);
+
+		if (!n->links[j].id_set && i >= 0 &&
+		    !id_taken(n, j, c->links[i].id))
+			n->links[j].id = c->links[i].id;
+	}
+	for (size_t j = 0; j < n->nlinks; j++) {
+		int i = link_index(c, n->links[j].name);
+		unsigned id = n->links[j].id;
+
+		if (n->links[j].id_set || (i >= 0 && c->links[i].id == id) ||
+		    (!id_taken(n, j, id) && !cfg_link_by_id(c, (uint16_t)id)))
+			continue;
+		for (id = 1; id <= 65535 && (id_taken(n, j, (uint16_t)id) ||
+					     cfg_link_by_id(c, (uint16_t)id));
+		     id++)
+			;
+		n->links[j].id = (uint16_t)id;
+	}
+}
+
 static void apply_links(struct daemon *d, struct cfg *n, int counts[3])
 {
 	bool rebuilt[CFG_MAX_LINKS] = { false };
 	struct cfg *c = d->cfg;
 
+	keep_ids(c, n);
 	for (size_t i = c->nlinks; i-- > 0;) {
 		int j = link_index(n, c->links[i].name);
 
@@ -358,7 +396,9 @@ static void apply_links(struct daemon *d, struct cfg *n, int counts[3])
 
 		if (i >= 0) {
 			if (!same_settings(&c->links[i], &n->links[j])) {
-				c->links[i] = n->links[j];
+				c->links[i].weight = n->links[j].weight;
+				c->links[i].backup = n->links[j].backup;
+				c->links[i].rate = n->links[j].rate;
 				apply_settings(d, &c->links[i]);
 				counts[2]++;
 				log_info("reload: link %s changed",
@@ -387,7 +427,8 @@ void daemon_reload(struct daemon *d, struct json_object *reply)
 	if (n)
 		text = hook_keeper_config(d->keeper_fd, err, sizeof(err));
 	if (text) {
-		rc = cfg_reload_text(n, d->cfg_path, text, err, sizeof(err));
+		rc = cfg_reload_text(n, d->cfg, d->cfg_path, text, err,
+				     sizeof(err));
 		free(text);
 	}
 	if (rc < 0) {

@@ -94,7 +94,10 @@ int hook_run(const char *what, const char *cmd, const struct hook_env *e)
 
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
+		/* ignored signals would stay ignored across exec */
+		for (int sig = 1; sig < NSIG; sig++)
+			if (sig != SIGKILL && sig != SIGSTOP)
+				signal(sig, SIG_DFL);
 		close_range(3, ~0U, 0);
 		execve(argv[0], argv, child_env(e));
 		_exit(127);
@@ -116,20 +119,22 @@ int hook_run(const char *what, const char *cmd, const struct hook_env *e)
 #define KEEPER_TIMEOUT 5000	/* ms the daemon waits for the config */
 
 /* Sends the config's text as messages of up to CHUNK bytes, after a
- * first one saying "0" (ok) or "1" and why not; an empty one ends it. */
-static void send_config(int fd, const char *cfg_path)
+ * first one of the request's number and "0" (ok) or "1" and why not; an
+ * empty one ends it. */
+static void send_config(int fd, const char *cfg_path, char seq)
 {
-	char err[CFG_ERR_LEN + 1] = "1";
-	char *text = cfg_read_text(cfg_path, err + 1, sizeof(err) - 1);
+	char err[CFG_ERR_LEN + 2] = { seq, '1' };
+	char *text = cfg_read_text(cfg_path, err + 2, sizeof(err) - 2);
+	char ok[2] = { seq, '0' };
 	size_t len, off = 0;
 
 	if (!text) {
-		send(fd, err, strlen(err), MSG_NOSIGNAL);
+		send(fd, err, 2 + strlen(err + 2), MSG_NOSIGNAL);
 		send(fd, "", 0, MSG_NOSIGNAL);
 		return;
 	}
 	len = strlen(text);
-	send(fd, "0", 1, MSG_NOSIGNAL);
+	send(fd, ok, 2, MSG_NOSIGNAL);
 	while (off < len) {
 		size_t n = len - off < CHUNK ? len - off : CHUNK;
 
@@ -142,11 +147,10 @@ static void send_config(int fd, const char *cfg_path)
 	free(text);
 }
 
-static void keeper(int fd, const char *on_down, const struct hook_env *e,
-		   const char *ctl_path, const char *cfg_path)
+static void keeper(int fd, const struct hook_keeper *k)
 {
 	struct stat st;
-	char c;
+	char req[2];
 	ssize_t n;
 
 	signal(SIGINT, SIG_IGN);
@@ -159,23 +163,26 @@ static void keeper(int fd, const char *on_down, const struct hook_env *e,
 		fd = 3;
 	}
 	close_range(4, ~0U, 0);
-	while ((n = recv(fd, &c, 1, 0)) != 0) {
+	while ((n = recv(fd, req, sizeof(req), 0)) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			break;
-		if (c == 'R')
-			send_config(fd, cfg_path);
+		if (n == 2 && req[0] == 'R')
+			send_config(fd, k->cfg_path, req[1]);
 	}
-	if (lstat(ctl_path, &st) == 0 && S_ISSOCK(st.st_mode))
-		unlink(ctl_path);
-	if (*on_down)
-		hook_run("on_down", on_down, e);
+	/* a daemon that was killed left its routing: nothing must send
+	 * the host's traffic into a TUN that is gone */
+	if (k->routes && tun_policy_sweep(k->routes) < 0)
+		log_warnx("keeper: cannot remove braid's routing rules");
+	if (lstat(k->ctl_path, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(k->ctl_path);
+	if (*k->on_down)
+		hook_run("on_down", k->on_down, &k->env);
 	_exit(0);
 }
 
-int hook_keeper_start(const char *on_down, const struct hook_env *e,
-		      const char *ctl_path, const char *cfg_path, int *chan)
+int hook_keeper_start(const struct hook_keeper *k, int *chan)
 {
 	int p[2];
 	pid_t pid;
@@ -192,7 +199,7 @@ int hook_keeper_start(const char *on_down, const struct hook_env *e,
 	}
 	if (pid == 0) {
 		close(p[1]);
-		keeper(p[0], on_down, e, ctl_path, cfg_path);
+		keeper(p[0], k);
 	}
 	/* the keeper sees its end close when the daemon ends */
 	close(p[0]);
@@ -211,23 +218,40 @@ static ssize_t recv_wait(int fd, char *buf, size_t len)
 	return n < 0 ? -errno : n;
 }
 
+/* Reads messages up to and including the next empty one. */
+static void skip_reply(int chan)
+{
+	char buf[CHUNK];
+
+	while (recv_wait(chan, buf, sizeof(buf)) > 0)
+		;
+}
+
 char *hook_keeper_config(int chan, char *err, size_t errlen)
 {
+	static char seq;
 	char *text = NULL, *more;
 	size_t len = 0;
-	char first[CFG_ERR_LEN + 1];
+	char first[CFG_ERR_LEN + 2];
+	char req[2] = { 'R', ++seq };
 	ssize_t n;
 
-	if (send(chan, "R", 1, MSG_NOSIGNAL) < 0 ||
-	    (n = recv_wait(chan, first, sizeof(first) - 1)) <= 0) {
+	if (send(chan, req, sizeof(req), MSG_NOSIGNAL) < 0) {
+		snprintf(err, errlen, "the keeper process is gone");
+		return NULL;
+	}
+	/* a reply to an earlier request that timed out is skipped */
+	while ((n = recv_wait(chan, first, sizeof(first) - 1)) >= 2 &&
+	       first[0] != seq)
+		skip_reply(chan);
+	if (n < 2) {
 		snprintf(err, errlen, "the keeper process does not answer");
 		return NULL;
 	}
 	first[n] = '\0';
-	if (first[0] != '0') {
-		snprintf(err, errlen, "%s", first + 1);
-		while (recv_wait(chan, first, sizeof(first)) > 0)
-			;
+	if (first[1] != '0') {
+		snprintf(err, errlen, "%s", first + 2);
+		skip_reply(chan);
 		return NULL;
 	}
 	for (;;) {

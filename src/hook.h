@@ -30,11 +30,19 @@ int hook_run(const char *what, const char *cmd, const struct hook_env *e);
  * of a socket pair (*chan is the daemon's). While the daemon runs, the
  * keeper reads the config file cfg_path for it on request (the daemon
  * itself may no longer be allowed to). When the daemon ends, however it
- * ends, the keeper removes the control socket (if it is still a socket)
- * and runs on_down (if not ""), then exits. It ignores SIGINT, SIGTERM
+ * ends, the keeper removes braid's routing rules and routes (if any),
+ * the control socket (if it is still a socket) and runs on_down (if not
+ * ""), then exits. It ignores SIGINT, SIGTERM
  * and SIGHUP, which reach it together with the daemon. 0 or -errno. */
-int hook_keeper_start(const char *on_down, const struct hook_env *e,
-		      const char *ctl_path, const char *cfg_path, int *chan);
+struct hook_keeper {
+	const char *on_down;		/* "" none */
+	struct hook_env env;
+	const char *ctl_path;
+	const char *cfg_path;
+	const struct tun_route_cfg *routes;	/* swept at the end; NULL */
+};
+
+int hook_keeper_start(const struct hook_keeper *k, int *chan);
 
 /* Asks the keeper for the config file's text; NULL with err set. The
  * caller wipes and frees it. */

@@ -52,7 +52,8 @@ static struct val D(double d)
 	return (struct val){ .d = d };
 }
 
-/* Per-link series, labelled link="NAME"; meanings as in docs/CONTROL.md. */
+/* Per-link series, labelled link="NAME",id="ID"; meanings as in
+ * docs/CONTROL.md. */
 enum {
 	L_UP, L_STALLED, L_BACKUP, L_STREAM, L_WEIGHT, L_RATE_CAP,
 	L_RTT, L_MIN_RTT, L_KA_RTT, L_LOSS, L_CAPACITY, L_TX_BPS, L_RX_BPS,
@@ -334,11 +335,16 @@ static void put_links(const struct report *r, FILE *f)
 			   link_fam[k].counter);
 		for (size_t i = 0; i < r->nlinks; i++) {
 			const struct report_link *l = &r->links[i];
+			char id[8];
 
 			link_values(l, v);
+			snprintf(id, sizeof(id), "%u", (unsigned)l->id);
 			fputs(link_fam[k].name, f);
+			/* the id too: a link being removed and its
+			 * successor may share a name for a moment */
 			put_label(f, "{", "link", l->mux.name,
 				  sizeof(l->mux.name));
+			put_label(f, ",", "id", id, sizeof(id));
 			fputs("}", f);
 			put_val(f, v[k]);
 		}

@@ -162,29 +162,29 @@ START_TEST(format_values)
 
 	ck_line(s, "braid_link_info{link=\"dsl\",id=\"1\",type=\"udp\","
 		"interface=\"eth1\",proxy=\"\"} 1");
-	ck_line(s, "braid_link_up{link=\"dsl\"} 1");
-	ck_line(s, "braid_link_stalled{link=\"dsl\"} 0");
-	ck_line(s, "braid_link_backup{link=\"dsl\"} 0");
-	ck_line(s, "braid_link_weight{link=\"dsl\"} 1");
-	ck_line(s, "braid_link_rate_cap_bits_per_second{link=\"dsl\"} 0");
-	ck_line(s, "braid_link_rtt_seconds{link=\"dsl\"} 0.0213");
-	ck_line(s, "braid_link_min_rtt_seconds{link=\"dsl\"} 0.0201");
-	ck_line(s, "braid_link_keepalive_rtt_seconds{link=\"dsl\"} 0.022");
-	ck_line(s, "braid_link_loss_ratio{link=\"dsl\"} 0.001");
-	ck_line(s, "braid_link_capacity_bits_per_second{link=\"dsl\"} "
+	ck_line(s, "braid_link_up{link=\"dsl\",id=\"1\"} 1");
+	ck_line(s, "braid_link_stalled{link=\"dsl\",id=\"1\"} 0");
+	ck_line(s, "braid_link_backup{link=\"dsl\",id=\"1\"} 0");
+	ck_line(s, "braid_link_weight{link=\"dsl\",id=\"1\"} 1");
+	ck_line(s, "braid_link_rate_cap_bits_per_second{link=\"dsl\",id=\"1\"} 0");
+	ck_line(s, "braid_link_rtt_seconds{link=\"dsl\",id=\"1\"} 0.0213");
+	ck_line(s, "braid_link_min_rtt_seconds{link=\"dsl\",id=\"1\"} 0.0201");
+	ck_line(s, "braid_link_keepalive_rtt_seconds{link=\"dsl\",id=\"1\"} 0.022");
+	ck_line(s, "braid_link_loss_ratio{link=\"dsl\",id=\"1\"} 0.001");
+	ck_line(s, "braid_link_capacity_bits_per_second{link=\"dsl\",id=\"1\"} "
 		"15200000");
-	ck_line(s, "braid_link_tx_bits_per_second{link=\"dsl\"} 14100000");
-	ck_line(s, "braid_link_rx_bits_per_second{link=\"dsl\"} 800000");
-	ck_line(s, "braid_link_tx_bytes_total{link=\"dsl\"} 123456789012345");
-	ck_line(s, "braid_link_rx_bytes_total{link=\"dsl\"} 2345678");
-	ck_line(s, "braid_link_tx_packets_total{link=\"dsl\"} 90000");
-	ck_line(s, "braid_link_rx_packets_total{link=\"dsl\"} 30000");
-	ck_line(s, "braid_link_drops_total{link=\"dsl\"} 5");
-	ck_line(s, "braid_link_downs_total{link=\"dsl\"} 1");
-	ck_line(s, "braid_link_stalls_total{link=\"dsl\"} 2");
-	ck_line(s, "braid_link_resent_total{link=\"dsl\"} 12");
-	ck_line(s, "braid_link_inflight_bytes{link=\"dsl\"} 42000");
-	ck_line(s, "braid_link_cwnd_bytes{link=\"dsl\"} 48000");
+	ck_line(s, "braid_link_tx_bits_per_second{link=\"dsl\",id=\"1\"} 14100000");
+	ck_line(s, "braid_link_rx_bits_per_second{link=\"dsl\",id=\"1\"} 800000");
+	ck_line(s, "braid_link_tx_bytes_total{link=\"dsl\",id=\"1\"} 123456789012345");
+	ck_line(s, "braid_link_rx_bytes_total{link=\"dsl\",id=\"1\"} 2345678");
+	ck_line(s, "braid_link_tx_packets_total{link=\"dsl\",id=\"1\"} 90000");
+	ck_line(s, "braid_link_rx_packets_total{link=\"dsl\",id=\"1\"} 30000");
+	ck_line(s, "braid_link_drops_total{link=\"dsl\",id=\"1\"} 5");
+	ck_line(s, "braid_link_downs_total{link=\"dsl\",id=\"1\"} 1");
+	ck_line(s, "braid_link_stalls_total{link=\"dsl\",id=\"1\"} 2");
+	ck_line(s, "braid_link_resent_total{link=\"dsl\",id=\"1\"} 12");
+	ck_line(s, "braid_link_inflight_bytes{link=\"dsl\",id=\"1\"} 42000");
+	ck_line(s, "braid_link_cwnd_bytes{link=\"dsl\",id=\"1\"} 48000");
 	free(s);
 }
 END_TEST
@@ -199,20 +199,20 @@ START_TEST(format_escapes)
 	/* ph"o<newline>e\ */
 	ck_line(s, "braid_link_info{link=\"ph\\\"o\\ne\\\\\",id=\"2\","
 		"type=\"socks5\",interface=\"\",proxy=\"192.168.1.52:1080\"} 1");
-	ck_line(s, "braid_link_up{link=\"ph\\\"o\\ne\\\\\"} 0");
-	ck_line(s, "braid_link_stalled{link=\"ph\\\"o\\ne\\\\\"} 0");
-	ck_line(s, "braid_link_backup{link=\"ph\\\"o\\ne\\\\\"} 1");
-	ck_line(s, "braid_link_stream{link=\"ph\\\"o\\ne\\\\\"} 1");
-	ck_line(s, "braid_link_weight{link=\"ph\\\"o\\ne\\\\\"} 3");
+	ck_line(s, "braid_link_up{link=\"ph\\\"o\\ne\\\\\",id=\"2\"} 0");
+	ck_line(s, "braid_link_stalled{link=\"ph\\\"o\\ne\\\\\",id=\"2\"} 0");
+	ck_line(s, "braid_link_backup{link=\"ph\\\"o\\ne\\\\\",id=\"2\"} 1");
+	ck_line(s, "braid_link_stream{link=\"ph\\\"o\\ne\\\\\",id=\"2\"} 1");
+	ck_line(s, "braid_link_weight{link=\"ph\\\"o\\ne\\\\\",id=\"2\"} 3");
 	ck_line(s, "braid_link_rate_cap_bits_per_second"
-		"{link=\"ph\\\"o\\ne\\\\\"} 20000000");
-	ck_line(s, "braid_link_rtt_seconds{link=\"ph\\\"o\\ne\\\\\"} 0.5");
-	ck_line(s, "braid_link_loss_ratio{link=\"ph\\\"o\\ne\\\\\"} NaN");
-	ck_line(s, "braid_link_cwnd_bytes{link=\"ph\\\"o\\ne\\\\\"} +Inf");
+		"{link=\"ph\\\"o\\ne\\\\\",id=\"2\"} 20000000");
+	ck_line(s, "braid_link_rtt_seconds{link=\"ph\\\"o\\ne\\\\\",id=\"2\"} 0.5");
+	ck_line(s, "braid_link_loss_ratio{link=\"ph\\\"o\\ne\\\\\",id=\"2\"} NaN");
+	ck_line(s, "braid_link_cwnd_bytes{link=\"ph\\\"o\\ne\\\\\",id=\"2\"} +Inf");
 	/* a full name array without a NUL ends at the array */
 	ck_line(s, "braid_link_info{link=\"" LONG_NAME "\",id=\"65535\","
 		"type=\"udp\",interface=\"\",proxy=\"\"} 1");
-	ck_line(s, "braid_link_up{link=\"" LONG_NAME "\"} 0");
+	ck_line(s, "braid_link_up{link=\"" LONG_NAME "\",id=\"65535\"} 0");
 	free(s);
 }
 END_TEST

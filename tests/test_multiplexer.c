@@ -1172,9 +1172,44 @@ START_TEST(master_follows_leaving)
 		msend("p", 1);
 	ck_assert_int_eq(fk.per_link[1], 0);
 	ck_assert_int_eq(fk.per_link[2], 10);
-	run_for(0.05);		/* nothing in flight on it: gone */
+	/* kept, unused, until it falls silent; then gone */
+	ka[11] = 0;
+	ka[12] = 'b';
+	for (int i = 0; i < 100 && exists(1); i++) {
+		mux_input(mux, 2, MUX_MSG_KEEPALIVE, ka, sizeof(ka));
+		run_for(0.01);
+	}
 	ck_assert_int_ne(mux_link_stats(mux, 1, &st), 0);
 	ck_assert_int_eq(fk.removed, 1);
+	ck_assert_int_eq(fk.per_link[1], 0);
+}
+END_TEST
+
+/* A slave link made anew under the same id (its LEAVING lost) has new
+ * sequence numbers: the master starts the link's state afresh, keeping
+ * the rate cap. */
+START_TEST(master_new_incarnation)
+{
+	uint8_t ka[MUX_KEEPALIVE_LEN] = { 0 };
+	struct mux_link_stats st;
+
+	ka[12] = 'a';
+	ka[55] = 80;		/* cap: 80 kbit/s */
+	ka[59] = 1;		/* incarnation 1 */
+	mux_input(mux, 1, MUX_MSG_KEEPALIVE, ka, sizeof(ka));
+	data_msg(1, 0, "x");
+	mux_link_stats(mux, 1, &st);
+	ck_assert_int_eq(st.data_rx, 1);
+	ck_assert_double_eq_tol(st.rate_cap, 10e3, 1e-6);
+	ka[59] = 2;
+	mux_input(mux, 1, MUX_MSG_KEEPALIVE, ka, sizeof(ka));
+	mux_link_stats(mux, 1, &st);
+	ck_assert_double_eq_tol(st.rate_cap, 10e3, 1e-6);
+	/* an older slave's 52-byte keepalive is still understood */
+	ka[12] = 'c';
+	mux_input(mux, 1, MUX_MSG_KEEPALIVE, ka, MUX_KEEPALIVE_MIN);
+	mux_link_stats(mux, 1, &st);
+	ck_assert_str_eq(st.name, "c");
 }
 END_TEST
 
@@ -1371,6 +1406,7 @@ static Suite *mux_suite(void)
 	tc = tcase_create("master_earliest");
 	tcase_add_checked_fixture(tc, master_earliest_setup, mux_teardown);
 	tcase_add_test(tc, master_follows_leaving);
+	tcase_add_test(tc, master_new_incarnation);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("redundant");

@@ -401,6 +401,20 @@ out_free:
 	return err;
 }
 
+int tun_policy_sweep(const struct tun_route_cfg *c)
+{
+	struct tun_nl nl;
+	int err = tun_nl_open(&nl);
+
+	if (err < 0)
+		return err;
+	err = sweep(&nl, c, true);
+	if (err == 0)
+		err = sweep(&nl, c, false);
+	tun_nl_close(&nl);
+	return err;
+}
+
 void tun_policy_free(struct tun_policy *p)
 {
 	if (!p)

@@ -67,6 +67,9 @@ struct tun_policy;
  * stays installed. */
 int tun_policy_new(struct tun_policy **out, const struct tun *t,
 		   const struct tun_route_cfg *c);
+/* Removes rules and routes of c's table and prefs, whoever put them
+ * there (the keeper, after a daemon that was killed). */
+int tun_policy_sweep(const struct tun_route_cfg *c);
 /* Removes what tun_policy_new installed; NULL is a no-op. */
 void tun_policy_free(struct tun_policy *p);
 

@@ -93,9 +93,9 @@ metrics=$(br_in "$BR_NS_SLAVE" python3 -c '
 import urllib.request
 print(urllib.request.urlopen("http://127.0.0.1:9477/metrics", timeout=5).read().decode())') ||
 	br_fail "no metrics at 127.0.0.1:9477"
-grep -q '^braid_link_up{link="a"} 1$' <<<"$metrics" &&
-	grep -q '^braid_link_up{link="b"} 1$' <<<"$metrics" &&
-	grep -Eq '^braid_link_tx_bytes_total\{link="a"\} [1-9][0-9]*$' <<<"$metrics" ||
+grep -q '^braid_link_up{link="a",id="1"} 1$' <<<"$metrics" &&
+	grep -q '^braid_link_up{link="b",id="2"} 1$' <<<"$metrics" &&
+	grep -Eq '^braid_link_tx_bytes_total\{link="a",id="1"\} [1-9][0-9]*$' <<<"$metrics" ||
 	br_fail "metrics do not show links a and b up with bytes: $(grep braid_link_up <<<"$metrics")"
 table=$(ctl status)
 grep -Eq '^ *a .*up' <<<"$table" && grep -Eq '^ *b .*up' <<<"$table" ||

@@ -277,13 +277,23 @@ br_stop slave
 same_state "after SIGTERM" "$before"
 
 echo
-echo "== 4. SIGKILL, restart, SIGTERM: nothing stale stays"
+echo "== 4. SIGKILL: the keeper cleans up; both killed: a restart does"
 start_slave "$BR_TMP/slave2.log"
 br_kill "${BR_DPID[slave]}" KILL
-br_log "slave killed (SIGKILL)"
+br_log "slave killed (SIGKILL), its keeper left running"
+br_wait_for 5 bash -c "(( \$(ip -n '$NS_HOME' -4 rule show | grep -c '^$((PREF + 1)):') == 0 ))" ||
+	br_fail "the keeper did not remove the killed slave's rules"
+same_state "after SIGKILL of the daemon alone" "$before"
+echo "   the keeper removed the killed slave's rules and routes"
+start_slave "$BR_TMP/slave2b.log"
+keeper=$(pgrep -P "${BR_DPID[slave]}" || true)
+[[ -n $keeper ]] || br_fail "no keeper process under the slave"
+kill -KILL "$keeper" "${BR_DPID[slave]}"
+br_wait_pid "${BR_DPID[slave]}" 5 || br_fail "the killed slave is still there"
+br_log "slave and keeper killed (SIGKILL), as a whole service killed at once"
 (($(rules_at -4 $((PREF + 1))) == 1 && $(rules_at -6 $((PREF + 1))) == 1)) ||
-	br_fail "no rules left behind by the killed slave: nothing to test"
-echo "   the killed slave left its rules behind"
+	br_fail "no rules left behind by the killed slave and keeper: nothing to test"
+echo "   slave and keeper killed together left the rules behind"
 start_slave "$BR_TMP/slave3.log"
 policy_present
 echo "   restarted: its rules and routes once each, not twice"
