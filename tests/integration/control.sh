@@ -160,6 +160,15 @@ check slave "sorted(L) == ['a', 'd'] and L['a']['weight'] == 3 and L['d']['inter
 out=$(ctl reload) || br_fail "braid reload failed"
 [[ $out == "reloaded: added 0 removed 0 changed 0" ]] ||
 	br_fail "an unchanged config changed something: $out"
+# a gone from the file: d moves to the first position but keeps its id
+did=$(js slave "L['d']['id']")
+br_conf_slave "$BR_TMP/slave.conf" "$BR_MASTER_IP:$BR_PORT" \
+	"$(br_link_iface d u2)"
+out=$(ctl reload) || br_fail "braid reload failed"
+[[ $out == "reloaded: added 0 removed 1 changed 0" ]] ||
+	br_fail "removing the first link rebuilt the others: $out"
+check slave "sorted(L) == ['d'] and L['d']['id'] == $did and L['d']['state'] == 'up'" \
+	"link d lost its id or went down when a was removed"
 echo "   ok: the change applied without a restart (tunnel kept: $(br_log_count "${BR_LOG[slave]}" 'braid .* slave on') start)"
 
 # --- 6. errors -------------------------------------------------------------------
@@ -176,8 +185,8 @@ expect_err()	# ERE CMD...: CMD fails with a message matching ERE
 }
 expect_err 'no link named "zz"' ctl link del zz
 expect_err "setting 'link.proxy'" ctl link add e type=socks5 proxy=nowhere
-expect_err "link name 'a' used twice" ctl link add a type=udp interface=u1
-expect_err "setting 'link.rate'" ctl link set a rate=fast
+expect_err "link name 'd' used twice" ctl link add d type=udp interface=u1
+expect_err "setting 'link.rate'" ctl link set d rate=fast
 expect_err "cannot reach the daemon .*(No such file|is braid running)" \
 	"$BR_BIN" status -s "$BR_TMP/none.sock"
 
