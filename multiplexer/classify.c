@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Which packets are chosen traffic: UDP or TCP to or from a listed port,
- * read from the packet's IPv4 or IPv6 header (bounds-checked; anything
- * unusual is not chosen). */
+/* What the IP header says about a packet: whether it is chosen traffic
+ * (UDP or TCP to or from a listed port) and which flow it belongs to;
+ * bounds-checked, anything unusual is not chosen and shares one flow. */
 #include <netinet/in.h>
 
 #include "bytes.h"
@@ -50,4 +50,33 @@ bool mux_chosen(const uint16_t *ports, size_t n, const uint8_t *pkt,
 		if (get_be16(t) == ports[i] || get_be16(t + 2) == ports[i])
 			return true;
 	return false;
+}
+
+/* FNV-1a over n bytes, continuing h. */
+static uint32_t fnv(uint32_t h, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h;
+}
+
+unsigned mux_flow_bucket(const uint8_t *pkt, size_t len)
+{
+	uint32_t h = 2166136261u;
+	size_t off;
+	const uint8_t *t;
+
+	if (len >= 20 && pkt[0] >> 4 == 4) {
+		h = fnv(h, pkt + 9, 1);		/* protocol */
+		h = fnv(h, pkt + 12, 8);	/* source, destination */
+	} else if (len >= 40 && pkt[0] >> 4 == 6) {
+		h = fnv(h, pkt + 6, 1);
+		h = fnv(h, pkt + 8, 32);
+	} else {
+		return 0;
+	}
+	t = transport(pkt, len, &off);
+	if (t)
+		h = fnv(h, t, 4);		/* ports */
+	return h % MUX_FLOW_BUCKETS;
 }

@@ -100,8 +100,16 @@ void mux_est_forget_inflight(struct mux_est *e);
 /* Seconds until a packet of bytes sent now would arrive. */
 double mux_est_arrival(const struct mux_est *e, size_t bytes);
 
+/* A data message's dependency (header bytes 8-9): how far back the
+ * previous packet of its flow was, which the receiver must have released
+ * first; 0: everything before it (in plain sequence order). */
+#define MUX_FLOW_BUCKETS 1024
+#define MUX_DEP_NONE 0xffff	/* no earlier packet of its flow pending */
+
 struct mux_slot {
 	bool used;		/* holds packet seq */
+	bool has_waiter;	/* packet waiter depends on packet waiter_of */
+	uint32_t waiter, waiter_of;
 	bool done;		/* packet done_seq was delivered */
 	bool gave_up;		/* packet done_seq was given up on ... */
 	double hole_at;		/* ... after waiting since this */
@@ -114,10 +122,12 @@ struct mux_slot {
 struct mux_reorder {
 	bool started;
 	uint32_t next;			/* the sequence number due next */
+	uint32_t top;			/* one past the highest seen */
 	size_t cap, slot_len, held;
 	struct mux_slot *slots;
 	uint8_t *pool;			/* cap buffers of slot_len bytes */
-	double hole_since;		/* when the current hole began */
+	bool timing;			/* a hole is being waited for ... */
+	double hole_since;		/* ... since this */
 	double late_max, late_at;	/* how late filled holes were */
 	struct mux_reorder_stats st;
 };
@@ -126,10 +136,16 @@ int mux_reorder_init(struct mux_reorder *r, size_t slots, size_t slot_len);
 void mux_reorder_free(struct mux_reorder *r);
 /* Forgets everything: the sender restarted its sequence. */
 void mux_reorder_reset(struct mux_reorder *r);
-void mux_reorder_in(struct mux_reorder *r, uint32_t seq, const uint8_t *pkt,
-		    size_t len, double now, mux_deliver_fn fn, void *ctx);
+/* Takes packet seq, which depends on packet seq - dep (0: on all before
+ * it; MUX_DEP_NONE: on none): released when what it depends on was. */
+void mux_reorder_in(struct mux_reorder *r, uint32_t seq, uint16_t dep,
+		    const uint8_t *pkt, size_t len, double now,
+		    mux_deliver_fn fn, void *ctx);
 /* Gives up the hole at the head (it is lost) and releases what follows. */
-void mux_reorder_give_up(struct mux_reorder *r, mux_deliver_fn fn, void *ctx);
+void mux_reorder_give_up(struct mux_reorder *r, double now,
+			 mux_deliver_fn fn, void *ctx);
+/* Whether something after the head arrived while the head did not. */
+bool mux_reorder_hole(const struct mux_reorder *r);
 /* How long a hole is waited for now; when the current one is given up
  * (0: no hole). */
 double mux_reorder_hold(const struct mux_reorder *r);
@@ -137,7 +153,8 @@ double mux_reorder_deadline(const struct mux_reorder *r);
 
 #define MUX_KEEP 256		/* packets a link keeps for resending */
 #define MUX_TXQ 256		/* packets waiting for room on some link */
-#define MUX_TXQ_SOJOURN 0.030	/* s a waiting packet may wait */
+#define MUX_TXQ_SOJOURN 0.060	/* s a waiting packet may wait */
+#define MUX_SPARSE_LEN 256	/* bytes: small packets of idle flows first */
 #define MUX_RESEND_AGE 0.5	/* s after which a packet is not resent */
 #define MUX_PROBE_MAX 1.0	/* s between probes of a stalled link */
 #define REORDER_SLOTS 2048
@@ -187,6 +204,8 @@ struct mux_txq {
 	bool resend[MUX_TXQ];	/* keeps seq; at is when first sent */
 	uint32_t seq[MUX_TXQ];
 	uint8_t *pool;		/* MUX_TXQ buffers of MUX_HDR_LEN + max_packet */
+	uint16_t flow[MUX_TXQ];	/* each packet's flow bucket */
+	uint16_t waiting[MUX_FLOW_BUCKETS];	/* packets queued per flow */
 };
 
 struct mux {
@@ -195,6 +214,8 @@ struct mux {
 	struct mux_stats st;
 	size_t slot_len;		/* MUX_HDR_LEN + max_packet */
 	uint32_t tx_seq;		/* next global sequence number */
+	/* per flow bucket: 1 << 32 | sequence of its last packet sent */
+	uint64_t flow_last[MUX_FLOW_BUCKETS];
 	uint32_t epoch, peer_epoch;	/* random per start: restarts show */
 	bool peer_redundant;		/* the slave asked for it */
 	struct mux_reorder ro;
@@ -210,6 +231,8 @@ struct mux {
 /* classify.c: is pkt UDP or TCP from or to one of the n ports? */
 bool mux_chosen(const uint16_t *ports, size_t n, const uint8_t *pkt,
 		size_t len);
+/* Its flow (addresses, protocol, ports) as one of MUX_FLOW_BUCKETS. */
+unsigned mux_flow_bucket(const uint8_t *pkt, size_t len);
 
 /* sched.c: which link each packet goes on. */
 int mux_sched_init(struct mux *m);

@@ -430,14 +430,18 @@ static void ro_arm(struct mux *m)
 /* Gives up holes whose time has come, and arms the timer for the next. */
 static void check_holes(struct mux *m, double now)
 {
-	while (m->ro.held) {
+	while (mux_reorder_hole(&m->ro)) {
 		if (hole_lost(m) && (!m->lost_at || m->lost_next != m->ro.next)) {
 			m->lost_at = now;
 			m->lost_next = m->ro.next;
 		}
+		uint32_t before = m->ro.next;
+
 		if (hole_deadline(m) > now)
 			break;
-		mux_reorder_give_up(&m->ro, deliver, m);
+		mux_reorder_give_up(&m->ro, now, deliver, m);
+		if (m->ro.next == before)
+			break;
 	}
 	ro_arm(m);
 }
@@ -512,8 +516,8 @@ static void data_in(struct mux *m, struct mux_link *l, uint8_t *buf,
 	if (!l->rx_seen || (int32_t)(seq - l->rx_max) > 0)
 		l->rx_max = seq;
 	l->rx_seen = true;
-	mux_reorder_in(&m->ro, seq, buf + MUX_HDR_LEN, len - MUX_HDR_LEN, now,
-		       deliver, m);
+	mux_reorder_in(&m->ro, seq, get_be16(buf + 8), buf + MUX_HDR_LEN,
+		       len - MUX_HDR_LEN, now, deliver, m);
 	check_holes(m, now);
 }
 

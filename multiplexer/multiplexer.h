@@ -80,6 +80,7 @@ struct mux_reorder_stats {
 	uint64_t lost;		/* holes given up */
 	uint64_t dup;		/* second copies dropped */
 	uint64_t overflow;	/* buffer overruns (holes given up early) */
+	uint64_t early;		/* released past a hole of another flow */
 };
 
 struct mux_stats {
@@ -93,7 +94,7 @@ struct mux_stats {
 
 /* Every data message starts with this header (sequence numbers); mux_send
  * needs this much writable room in front of the packet. */
-#define MUX_HDR_LEN 8
+#define MUX_HDR_LEN 12
 
 struct mux;
 

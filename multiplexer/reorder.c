@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* The receive side's reorder buffer: packets are released in sequence
- * order; a hole is given up as soon as it is known lost, or after a wait
- * learned from how late filled holes have been — never a long fixed
- * timeout, never the whole buffer stalled by one loss. */
+ * order within their flow (a packet whose flow has nothing missing does
+ * not wait for another flow's hole); a hole is given up as soon as it is
+ * known lost, or after a wait learned from how late filled holes have
+ * been — never a long fixed timeout, never the whole buffer stalled by
+ * one loss. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -45,7 +47,8 @@ void mux_reorder_reset(struct mux_reorder *r)
 {
 	r->started = false;
 	r->held = 0;
-	r->hole_since = 0;
+	r->top = 0;
+	r->timing = false;
 	memset(r->slots, 0, r->cap * sizeof(*r->slots));
 }
 
@@ -83,20 +86,76 @@ static void note_late(struct mux_reorder *r, double wait, double now)
 		r->late_max = wait;
 }
 
-/* Delivers held packets from next on while they are there. */
+static bool is_done(struct mux_reorder *r, uint32_t seq)
+{
+	struct mux_slot *s = slot_of(r, seq);
+
+	return s->done && s->done_seq == seq;
+}
+
+/* Whether what packet seq depends on was released or given up. */
+static bool dep_met(struct mux_reorder *r, uint32_t seq, uint16_t dep)
+{
+	uint32_t prev = seq - dep;
+	struct mux_slot *p = slot_of(r, prev);
+
+	if (dep == 0)
+		return false;		/* on everything: only at the head */
+	if (dep == MUX_DEP_NONE || (int32_t)(prev - r->next) < 0)
+		return true;
+	return (p->done || p->gave_up) && p->done_seq == prev;
+}
+
+/* Releases, one after another, the held packets of the flow that
+ * waited for seq. */
+static void wake(struct mux_reorder *r, uint32_t seq, mux_deliver_fn fn,
+		 void *ctx)
+{
+	for (;;) {
+		struct mux_slot *p = slot_of(r, seq), *w;
+
+		if (!p->has_waiter || p->waiter_of != seq)
+			return;
+		p->has_waiter = false;
+		w = slot_of(r, p->waiter);
+		if (!w->used || w->seq != p->waiter)
+			return;
+		w->used = false;
+		r->held--;
+		r->st.early++;
+		seq = w->seq;
+		done(r, seq);
+		fn(ctx, r->pool + (w - r->slots) * r->slot_len, w->len);
+	}
+}
+
+/* Delivers held packets from next on while they are there, and steps
+ * over those released early. */
 static void drain(struct mux_reorder *r, mux_deliver_fn fn, void *ctx)
 {
 	for (;;) {
 		struct mux_slot *s = slot_of(r, r->next);
+		uint32_t seq = r->next;
 
-		if (!s->used || s->seq != r->next)
+		if (s->used && s->seq == seq) {
+			s->used = false;
+			r->held--;
+			r->next++;
+			done(r, seq);
+			fn(ctx, r->pool + (s - r->slots) * r->slot_len, s->len);
+			wake(r, seq, fn, ctx);
+		} else if (is_done(r, seq)) {
+			r->next++;
+		} else {
 			return;
-		s->used = false;
-		r->held--;
-		r->next++;
-		done(r, s->seq);
-		fn(ctx, r->pool + (s - r->slots) * r->slot_len, s->len);
+		}
 	}
+}
+
+/* Whether packets after next arrived (held, or released early). */
+static bool has_hole(const struct mux_reorder *r)
+{
+	return r->started && (int32_t)(r->top - r->next) > 0;
 }
 
 /* The first packet held beyond next (all lie within cap of it); its
@@ -112,49 +171,75 @@ static struct mux_slot *first_held(struct mux_reorder *r, uint32_t *k)
 	return NULL;
 }
 
-/* The hole now at next began when the first packet after it came. */
-static void hole_began(struct mux_reorder *r)
+/* Something waits for (or went past) the hole at next since now, unless
+ * it already did. */
+static void start_timing(struct mux_reorder *r, double now)
+{
+	if (!r->timing) {
+		r->timing = true;
+		r->hole_since = now;
+	}
+}
+
+/* The hole now at next began when the first packet after it came (or,
+ * if those were all released early, now). */
+static void hole_began(struct mux_reorder *r, double now)
 {
 	uint32_t k;
 	struct mux_slot *s = r->held ? first_held(r, &k) : NULL;
 
-	r->hole_since = s ? s->at : 0;
+	r->timing = has_hole(r);
+	r->hole_since = s ? s->at : now;
 }
 
-/* Gives up the hole(s) at next: skips to the oldest held packet, the
- * first one found looking forward from next. */
+/* Gives up the hole at next: the missing packets up to the first one
+ * that is held or was released early. */
 static void skip_hole(struct mux_reorder *r, mux_deliver_fn fn, void *ctx)
 {
 	uint32_t k;
 
-	if (!first_held(r, &k))
+	for (k = 1; k < r->cap; k++) {
+		uint32_t seq = r->next + k;
+		struct mux_slot *s = slot_of(r, seq);
+
+		if ((s->used && s->seq == seq) || is_done(r, seq))
+			break;
+	}
+	if (k == r->cap || !has_hole(r))
 		return;
 	for (uint32_t j = 0; j < k; j++) {
 		struct mux_slot *g = slot_of(r, r->next + j);
 
+		if (is_done(r, r->next + j))
+			continue;	/* released early: not missing */
 		g->done = false;
 		g->gave_up = true;
 		g->done_seq = r->next + j;
 		g->hole_at = r->hole_since;
+		r->st.lost++;
+		/* its flow goes on without it */
+		wake(r, r->next + j, fn, ctx);
 	}
-	r->st.lost += k;
 	r->next += k;
 	drain(r, fn, ctx);
 }
 
 /* Takes packet seq (already known to be authentic). fn receives packets
  * in order; pkt is copied if it must wait. */
-void mux_reorder_in(struct mux_reorder *r, uint32_t seq, const uint8_t *pkt,
-		    size_t len, double now, mux_deliver_fn fn, void *ctx)
+void mux_reorder_in(struct mux_reorder *r, uint32_t seq, uint16_t dep,
+		    const uint8_t *pkt, size_t len, double now,
+		    mux_deliver_fn fn, void *ctx)
 {
 	int32_t d;
 	struct mux_slot *s;
 
 	if (!r->started) {
 		r->started = true;
-		r->next = seq;
+		r->next = r->top = seq;
 	}
 	d = (int32_t)(seq - r->next);
+	if (d >= 0 && (int32_t)(seq + 1 - r->top) > 0)
+		r->top = seq + 1;
 	if (d < 0) {
 		struct mux_slot *o = slot_of(r, seq);
 
@@ -176,52 +261,83 @@ void mux_reorder_in(struct mux_reorder *r, uint32_t seq, const uint8_t *pkt,
 	}
 	if (d == 0) {
 		done(r, seq);
-		if (r->held && r->hole_since)
+		if (r->timing)		/* a hole filled */
 			note_late(r, now - r->hole_since, now);
-		r->hole_since = 0;
+		r->timing = false;
 		r->next++;
 		fn(ctx, (uint8_t *)pkt, len);
+		wake(r, seq, fn, ctx);
 		drain(r, fn, ctx);
-		hole_began(r);
+		hole_began(r, now);
 		return;
 	}
 	if ((size_t)d >= r->cap || len > r->slot_len) {
 		/* too far ahead (or too big to hold): give up what is
 		 * missing rather than stall */
 		r->st.overflow++;
-		while (r->held)
+		while (has_hole(r)) {
+			uint32_t before = r->next;
+
 			skip_hole(r, fn, ctx);
+			if (r->next == before)
+				break;
+		}
 		r->st.lost += (uint32_t)(seq - r->next);
-		r->next = seq + 1;
+		r->next = r->top = seq + 1;
+		r->timing = false;
 		done(r, seq);
 		fn(ctx, (uint8_t *)pkt, len);
 		return;
 	}
 	s = slot_of(r, seq);
-	if (s->used) {
+	if (s->used || is_done(r, seq)) {
 		r->st.dup++;
 		return;
+	}
+	if (dep_met(r, seq, dep)) {
+		/* its flow has nothing missing: another flow's hole is no
+		 * reason to wait */
+		done(r, seq);
+		r->st.early++;
+		start_timing(r, now);
+		fn(ctx, (uint8_t *)pkt, len);
+		wake(r, seq, fn, ctx);
+		return;
+	}
+	if (dep && dep != MUX_DEP_NONE) {
+		/* released when the packet before it in its flow is */
+		struct mux_slot *p = slot_of(r, seq - dep);
+
+		p->has_waiter = true;
+		p->waiter_of = seq - dep;
+		p->waiter = seq;
 	}
 	s->used = true;
 	s->seq = seq;
 	s->len = (uint16_t)len;
 	s->at = now;
 	memcpy(r->pool + (s - r->slots) * r->slot_len, pkt, len);
-	if (!r->held)
-		r->hole_since = now;
+	start_timing(r, now);
 	r->held++;
 	r->st.held++;
 }
 
-void mux_reorder_give_up(struct mux_reorder *r, mux_deliver_fn fn, void *ctx)
+void mux_reorder_give_up(struct mux_reorder *r, double now,
+			 mux_deliver_fn fn, void *ctx)
 {
-	if (!r->held)
+	if (!has_hole(r))
 		return;
 	skip_hole(r, fn, ctx);
-	hole_began(r);
+	hole_began(r, now);
+}
+
+bool mux_reorder_hole(const struct mux_reorder *r)
+{
+	return has_hole(r);
 }
 
 double mux_reorder_deadline(const struct mux_reorder *r)
 {
-	return r->held ? r->hole_since + mux_reorder_hold(r) : 0;
+	return has_hole(r) && r->timing ?
+	       r->hole_since + mux_reorder_hold(r) : 0;
 }

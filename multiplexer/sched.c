@@ -148,6 +148,27 @@ static void unrefuse(struct mux *m, const struct refused *r)
 		m->wrr[r->i[k]].eligible = m->links[r->i[k]].up;
 }
 
+/* Header bytes 8..11 of a new packet: how far back the last packet of
+ * its flow went (MUX_DEP_NONE if none the receiver may still wait for).
+ * Returns the flow. */
+static unsigned stamp_flow(struct mux *m, uint8_t *msg, size_t len)
+{
+	unsigned b = mux_flow_bucket(msg + MUX_HDR_LEN, len);
+	uint64_t last = m->flow_last[b];
+	uint32_t back = m->tx_seq - (uint32_t)last;
+
+	put_be16(msg + 8, !last || back >= REORDER_SLOTS ? MUX_DEP_NONE :
+			  (uint16_t)back);
+	put_be16(msg + 10, 0);
+	return b;
+}
+
+static void sent_new(struct mux *m, unsigned flow)
+{
+	m->flow_last[flow] = 1ULL << 32 | m->tx_seq;
+	m->tx_seq++;
+}
+
 /* Sends the next packet (or the resend of seq) on the best link, and in
  * redundant mode on the second best too. A link that refuses the packet
  * (interface gone, buffer full) is skipped for this packet, so the packet
@@ -161,6 +182,7 @@ static int send_one(struct mux *m, uint8_t *msg, size_t len, bool resend,
 				 len)) && !resend;
 	struct refused r = { .n = 0 };
 	int first = -1, err = -EAGAIN;
+	unsigned flow = resend ? 0 : stamp_flow(m, msg, len);
 
 	for (;;) {
 		int i = pick_earliest(m, len, first);
@@ -187,7 +209,7 @@ static int send_one(struct mux *m, uint8_t *msg, size_t len, bool resend,
 	unrefuse(m, &r);
 	if (first >= 0) {
 		if (!resend)
-			m->tx_seq++;
+			sent_new(m, flow);
 		return 0;
 	}
 	if (err == -EAGAIN && !any_up(m))
@@ -201,6 +223,7 @@ static int send_roundrobin(struct mux *m, uint8_t *msg, size_t len)
 {
 	struct refused r = { .n = 0 };
 	int err = -ENETUNREACH;
+	unsigned flow = stamp_flow(m, msg, len);
 
 	for (;;) {
 		int i = mux_wrr_pick(m->wrr, MUX_MAX_LINKS);
@@ -213,14 +236,23 @@ static int send_roundrobin(struct mux *m, uint8_t *msg, size_t len)
 		refuse(m, &r, i);
 	}
 	unrefuse(m, &r);
-	m->tx_seq++;
+	sent_new(m, flow);
 	return err;
 }
 
 static void txq_pop(struct mux_txq *q)
 {
+	q->waiting[q->flow[q->head]]--;
 	q->head = (q->head + 1) % MUX_TXQ;
 	q->count--;
+}
+
+/* A free place at the front of the queue. */
+static size_t txq_push_front(struct mux_txq *q)
+{
+	q->head = (q->head + MUX_TXQ - 1) % MUX_TXQ;
+	q->count++;
+	return q->head;
 }
 
 void mux_sched_drain(struct mux *m)
@@ -251,20 +283,31 @@ void mux_sched_drain(struct mux *m)
 	}
 }
 
+/* Queues a packet. A small one of a flow with nothing queued (a ping,
+ * a DNS query, a TCP ACK, a game's update) goes first: it does not wait
+ * behind a download's queue, and cannot reorder its own flow. */
 static int txq_add(struct mux *m, const uint8_t *pkt, size_t len)
 {
 	struct mux_txq *q = &m->q;
-	size_t tail = (q->head + q->count) % MUX_TXQ;
+	unsigned flow = mux_flow_bucket(pkt, len);
+	size_t i;
 
 	if (q->count == MUX_TXQ || len + MUX_HDR_LEN > m->slot_len) {
 		m->st.congested++;
 		return -ENOBUFS;
 	}
-	memcpy(q->pool + tail * m->slot_len + MUX_HDR_LEN, pkt, len);
-	q->len[tail] = (uint16_t)len;
-	q->at[tail] = ev_now(m->loop);
-	q->resend[tail] = false;
-	q->count++;
+	if (len <= MUX_SPARSE_LEN && !q->waiting[flow]) {
+		i = txq_push_front(q);
+	} else {
+		i = (q->head + q->count) % MUX_TXQ;
+		q->count++;
+	}
+	memcpy(q->pool + i * m->slot_len + MUX_HDR_LEN, pkt, len);
+	q->len[i] = (uint16_t)len;
+	q->at[i] = ev_now(m->loop);
+	q->resend[i] = false;
+	q->flow[i] = (uint16_t)flow;
+	q->waiting[flow]++;
 	m->st.queued++;
 	return 0;
 }
@@ -275,18 +318,22 @@ static void txq_add_resend(struct mux *m, const uint8_t *msg, size_t len,
 			   uint32_t seq, double at)
 {
 	struct mux_txq *q = &m->q;
+	unsigned flow = mux_flow_bucket(msg + MUX_HDR_LEN, len);
+	size_t i;
 
 	if (q->count == MUX_TXQ) {
 		q->count--;
+		q->waiting[q->flow[(q->head + q->count) % MUX_TXQ]]--;
 		m->st.congested++;
 	}
-	q->head = (q->head + MUX_TXQ - 1) % MUX_TXQ;
-	q->count++;
-	memcpy(q->pool + q->head * m->slot_len, msg, len + MUX_HDR_LEN);
-	q->len[q->head] = (uint16_t)len;
-	q->at[q->head] = at;
-	q->resend[q->head] = true;
-	q->seq[q->head] = seq;
+	i = txq_push_front(q);
+	memcpy(q->pool + i * m->slot_len, msg, len + MUX_HDR_LEN);
+	q->len[i] = (uint16_t)len;
+	q->at[i] = at;
+	q->resend[i] = true;
+	q->seq[i] = seq;
+	q->flow[i] = (uint16_t)flow;
+	q->waiting[flow]++;
 }
 
 int mux_send(struct mux *m, uint8_t *pkt, size_t len)
@@ -367,7 +414,7 @@ static void stall(struct mux *m, struct mux_link *l, double now)
  * is all a probe needs. */
 static void probe(struct mux *m, struct mux_link *l, double now)
 {
-	uint8_t msg[MUX_HDR_LEN];
+	uint8_t msg[MUX_HDR_LEN] = { 0 };
 
 	mux_est_forget_inflight(&l->est);
 	xmit(m, l, 0, msg, 0);

@@ -596,9 +596,11 @@ static int load_text(struct cfg *c, const struct cfg *running,
 
 int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen)
 {
-	char *text = cfg_read_text(path, err, errlen);
+	char *text;
 	int rc;
 
+	sodium_memzero(c, sizeof(*c));	/* no key left from before */
+	text = cfg_read_text(path, err, errlen);
 	if (!text)
 		return -1;
 	rc = load_text(c, NULL, path, text, false, err, errlen);

@@ -60,6 +60,7 @@ static void stats_log(struct daemon *d)
 		 "hs_stale=%llu "
 		 "hs_ratelimited=%llu reorder_held=%llu reorder_late=%llu "
 		 "reorder_lost=%llu reorder_dup=%llu reorder_overflow=%llu "
+		 "reorder_early=%llu "
 		 "queued=%llu copies=%llu",
 		 (unsigned long long)d->tun_rx_pkts,
 		 (unsigned long long)d->tun_tx_pkts,
@@ -79,6 +80,7 @@ static void stats_log(struct daemon *d)
 		 (unsigned long long)ms.reorder.lost,
 		 (unsigned long long)ms.reorder.dup,
 		 (unsigned long long)ms.reorder.overflow,
+		 (unsigned long long)ms.reorder.early,
 		 (unsigned long long)ms.queued,
 		 (unsigned long long)ms.copies);
 }

@@ -151,7 +151,7 @@ enum {
 	T_COPIES, T_AUTH_FAIL, T_REPLAY, T_MALFORMED, T_STALE_SESSION,
 	T_HANDSHAKES, T_HS_BAD, T_HS_RATELIMITED, T_NO_SLOT,
 	T_STREAMS_REFUSED, T_STREAMS_DROPPED, T_HELD, T_LATE, T_LOST, T_DUP,
-	T_OVERFLOW, T_N
+	T_OVERFLOW, T_EARLY, T_N
 };
 
 static const struct family tun_fam[T_N] = {
@@ -215,6 +215,8 @@ static const struct family tun_fam[T_N] = {
 		"Second copies dropped", true },
 	[T_OVERFLOW] = { "braid_reorder_overflow_total",
 		"Reorder buffer overruns (holes given up early)", true },
+	[T_EARLY] = { "braid_reorder_early_total",
+		"Packets released past another flow's hole", true },
 };
 
 static void tun_values(const struct report *r, struct val *v)
@@ -251,6 +253,7 @@ static void tun_values(const struct report *r, struct val *v)
 	v[T_LOST] = U(r->mux.reorder.lost);
 	v[T_DUP] = U(r->mux.reorder.dup);
 	v[T_OVERFLOW] = U(r->mux.reorder.overflow);
+	v[T_EARLY] = U(r->mux.reorder.early);
 }
 
 static void put_header(FILE *f, const char *name, const char *help,

@@ -101,6 +101,7 @@ static struct json_object *totals_json(const struct report *r)
 	put_u64(o, "lost", r->mux.reorder.lost);
 	put_u64(o, "dup", r->mux.reorder.dup);
 	put_u64(o, "overflow", r->mux.reorder.overflow);
+	put_u64(o, "early", r->mux.reorder.early);
 	return o;
 }
 

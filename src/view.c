@@ -338,11 +338,12 @@ static void print_totals(FILE *f, struct json_object *t)
 		fmt_count(c, sizeof(c), t, "malformed"));
 	fprintf(f, "stale session %s\n",
 		fmt_count(a, sizeof(a), t, "stale_session"));
-	fprintf(f, "reorder  held %s, late %s, lost %s, dup %s\n",
+	fprintf(f, "reorder  held %s, late %s, lost %s, dup %s, ",
 		fmt_count(a, sizeof(a), t, "held"),
 		fmt_count(b, sizeof(b), t, "late"),
 		fmt_count(c, sizeof(c), t, "lost"),
 		fmt_count(d, sizeof(d), t, "dup"));
+	fprintf(f, "early %s\n", fmt_count(a, sizeof(a), t, "early"));
 }
 
 void view_status(FILE *f, struct json_object *status)

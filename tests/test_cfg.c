@@ -564,6 +564,11 @@ START_TEST(err_key_zeroed)
 	/* A config that fails after the key was read leaves no key behind. */
 	expect_err(load(HEAD_MASTER "listen = \":0\";\n"), 4, "listen", NULL);
 	expect_zero_key(c.key);
+	/* nor does one that cannot be read, after one that loaded */
+	load_ok(HEAD_MASTER "listen = \":1\";\n");
+	ck_assert_int_eq(cfg_load(&c, "/nonexistent/braid.conf", err,
+				  sizeof(err)), -1);
+	expect_zero_key(c.key);
 }
 END_TEST
 

@@ -251,6 +251,7 @@ static const struct {
 	{ "braid_reorder_lost_total", true, false },
 	{ "braid_reorder_dup_total", true, false },
 	{ "braid_reorder_overflow_total", true, false },
+	{ "braid_reorder_early_total", true, false },
 	{ "braid_link_info", false, true },
 	{ "braid_link_up", false, true },
 	{ "braid_link_stalled", false, true },

@@ -91,7 +91,12 @@ END_TEST
 
 struct fake {
 	int nsent;
-	struct { uint16_t link; uint8_t type; size_t len; } sent[SENT_MAX];
+	struct {
+		uint16_t link;
+		uint8_t type;
+		size_t len;
+		uint16_t dep;	/* data: header bytes 8-9 */
+	} sent[SENT_MAX];
 	uint8_t last_ka[MUX_KEEPALIVE_LEN];
 	int per_link[8];
 	int fail_link;		/* this link's sends fail with -ENETDOWN */
@@ -124,6 +129,10 @@ static int fake_send(void *ctx, uint16_t link, uint8_t type, const void *buf,
 		f->sent[f->nsent].link = link;
 		f->sent[f->nsent].type = type;
 		f->sent[f->nsent].len = len;
+		if (type == MUX_MSG_DATA && len >= MUX_HDR_LEN)
+			f->sent[f->nsent].dep = (uint16_t)(
+				((const uint8_t *)buf)[8] << 8 |
+				((const uint8_t *)buf)[9]);
 		f->nsent++;
 	}
 	if (type == MUX_MSG_DATA && link < 8) {
@@ -170,6 +179,21 @@ static int msend(const char *p, size_t n)
 
 	memcpy(buf + MUX_HDR_LEN, p, n);
 	return mux_send(mux, buf + MUX_HDR_LEN, n);
+}
+
+/* An IPv4 UDP packet of len bytes from port sport, sent. */
+static int msend_udp(uint16_t sport, size_t len)
+{
+	uint8_t buf[MUX_HDR_LEN + 1500] = { 0 };
+	uint8_t *ip = buf + MUX_HDR_LEN;
+
+	ip[0] = 0x45;
+	ip[9] = 17;
+	ip[12] = 10, ip[15] = 2;	/* 10.0.0.2 -> 10.0.0.1 */
+	ip[16] = 10, ip[19] = 1;
+	ip[20] = sport >> 8, ip[21] = sport & 0xff;
+	ip[23] = 53;
+	return mux_send(mux, ip, len);
 }
 
 /* A data message as the other side's mux sends it. */
@@ -539,12 +563,20 @@ static void rdeliver(void *ctx, uint8_t *pkt, size_t len)
 	snprintf(rgot[nrgot++ % 64], 16, "%.*s", (int)len, (char *)pkt);
 }
 
-static void rin(struct mux_reorder *r, uint32_t seq, double now)
+/* Packet seq of flow dep (see MUX_DEP_NONE); 0: in plain order. */
+static void rin_dep(struct mux_reorder *r, uint32_t seq, uint16_t dep,
+		    double now)
 {
 	char p[16];
 
 	snprintf(p, sizeof(p), "%u", seq);
-	mux_reorder_in(r, seq, (uint8_t *)p, strlen(p), now, rdeliver, NULL);
+	mux_reorder_in(r, seq, dep, (uint8_t *)p, strlen(p), now, rdeliver,
+		       NULL);
+}
+
+static void rin(struct mux_reorder *r, uint32_t seq, double now)
+{
+	rin_dep(r, seq, 0, now);
 }
 
 static struct mux_reorder ro;
@@ -571,6 +603,59 @@ START_TEST(ro_in_order)
 }
 END_TEST
 
+/* Two flows: A is 1, 3, 5 (each depends on the one before), B is 2, 4.
+ * 1 is missing: B does not wait for it, A does; when 1 comes, A goes in
+ * its order and the head steps over what went early. */
+START_TEST(ro_flows_independent)
+{
+	rin_dep(&ro, 0, 0, 0);			/* the start */
+	rin_dep(&ro, 2, MUX_DEP_NONE, 0.01);	/* B's first */
+	rin_dep(&ro, 3, 2, 0.01);		/* A: after 1 */
+	rin_dep(&ro, 4, 2, 0.01);		/* B: after 2 */
+	rin_dep(&ro, 5, 2, 0.01);		/* A: after 3 */
+	ck_assert_int_eq(nrgot, 3);
+	ck_assert_str_eq(rgot[1], "2");
+	ck_assert_str_eq(rgot[2], "4");
+	ck_assert_int_eq(ro.st.early, 2);
+	ck_assert_int_eq(ro.held, 2);		/* 3 and 5 wait for 1 */
+	ck_assert_double_gt(mux_reorder_deadline(&ro), 0);
+	rin_dep(&ro, 1, MUX_DEP_NONE, 0.02);
+	ck_assert_int_eq(nrgot, 6);
+	ck_assert_str_eq(rgot[3], "1");
+	ck_assert_str_eq(rgot[4], "3");
+	ck_assert_str_eq(rgot[5], "5");
+	ck_assert_int_eq(ro.held, 0);
+	ck_assert(!mux_reorder_hole(&ro));
+	ck_assert_double_eq(mux_reorder_deadline(&ro), 0);
+	/* a second copy of one that went early is a duplicate */
+	rin_dep(&ro, 4, 2, 0.03);
+	ck_assert_int_eq(nrgot, 6);
+	ck_assert_int_eq(ro.st.dup, 1);
+	ck_assert_int_eq(ro.st.lost, 0);
+}
+END_TEST
+
+/* A hole that only early packets passed is still given up in time, and
+ * what waited on it in its flow then goes. */
+START_TEST(ro_flow_hole_given_up)
+{
+	rin_dep(&ro, 0, 0, 0);
+	rin_dep(&ro, 2, MUX_DEP_NONE, 0);	/* B, early */
+	ck_assert_int_eq(nrgot, 2);
+	ck_assert(mux_reorder_hole(&ro));	/* 1 missing */
+	ck_assert_double_gt(mux_reorder_deadline(&ro), 0);
+	rin_dep(&ro, 3, 2, 0);			/* A: waits for 1 */
+	ck_assert_int_eq(nrgot, 2);
+	mux_reorder_give_up(&ro, 1.0, rdeliver, NULL);
+	ck_assert_int_eq(nrgot, 3);
+	ck_assert_str_eq(rgot[2], "3");
+	ck_assert_int_eq(ro.st.lost, 1);	/* 1 only: 2 was not lost */
+	ck_assert(!mux_reorder_hole(&ro));
+	rin_dep(&ro, 4, 1, 1.0);		/* in order again */
+	ck_assert_int_eq(nrgot, 4);
+}
+END_TEST
+
 START_TEST(ro_hole_filled)
 {
 	rin(&ro, 1, 0);
@@ -593,13 +678,13 @@ START_TEST(ro_hole_given_up_then_late)
 	rin(&ro, 1, 0);
 	rin(&ro, 3, 0);
 	rin(&ro, 5, 0);
-	mux_reorder_give_up(&ro, rdeliver, NULL);
+	mux_reorder_give_up(&ro, 0, rdeliver, NULL);
 	ck_assert_int_eq(nrgot, 2);		/* 1, 3: 4 is a hole too */
 	/* which began when 5 came, at 0: it is due already, it does not
 	 * wait a whole new hold (a burst of holes goes in one hold) */
 	ck_assert_double_eq_tol(mux_reorder_deadline(&ro),
 				mux_reorder_hold(&ro), 1e-9);
-	mux_reorder_give_up(&ro, rdeliver, NULL);
+	mux_reorder_give_up(&ro, 0, rdeliver, NULL);
 	ck_assert_int_eq(nrgot, 3);
 	ck_assert_str_eq(rgot[2], "5");
 	ck_assert_int_eq(ro.st.lost, 2);
@@ -1016,6 +1101,37 @@ START_TEST(mux_queue_when_full)
 }
 END_TEST
 
+/* Each packet says how far back its flow's previous one went; a small
+ * packet of a flow with nothing queued goes before a download's queue. */
+START_TEST(mux_flows_stamped_and_sparse_first)
+{
+	int before, first = -1;
+
+	mux_link_add(mux, 1, "a", 1);
+	ack(1);
+	ck_assert_int_eq(msend_udp(1000, 1000), 0);
+	ck_assert_int_eq(msend_udp(1000, 1000), 0);
+	ck_assert_int_eq(msend_udp(2000, 40), 0);
+	ck_assert_int_eq(msend_udp(1000, 1000), 0);
+	ck_assert_uint_eq(fk.sent[fk.nsent - 4].dep, MUX_DEP_NONE);
+	ck_assert_uint_eq(fk.sent[fk.nsent - 3].dep, 1);
+	ck_assert_uint_eq(fk.sent[fk.nsent - 2].dep, MUX_DEP_NONE);
+	ck_assert_uint_eq(fk.sent[fk.nsent - 1].dep, 2);
+	/* fill the window: the download queues */
+	for (int i = 0; i < 200; i++)
+		ck_assert_int_eq(msend_udp(1000, 1000), 0);
+	ck_assert_int_lt(fk.per_link[1], 204);
+	ck_assert_int_eq(msend_udp(2000, 40), 0);	/* a "ping" */
+	before = fk.nsent;
+	confirm_all(1);
+	for (int i = before; i < fk.nsent && first < 0; i++)
+		if (fk.sent[i].type == MUX_MSG_DATA)
+			first = i;
+	ck_assert_int_ge(first, 0);
+	ck_assert_uint_eq(fk.sent[first].len, MUX_HDR_LEN + 40);
+}
+END_TEST
+
 /* A link that stops confirming is stalled within a few RTTs: what it had
  * in flight goes again on the other link, with the same sequence
  * numbers, new packets avoid it, and an empty probe tests it. */
@@ -1395,6 +1511,7 @@ static Suite *mux_suite(void)
 	tcase_add_test(tc, mux_earliest_splits_by_rate);
 	tcase_add_test(tc, mux_backup_only_when_full);
 	tcase_add_test(tc, mux_queue_when_full);
+	tcase_add_test(tc, mux_flows_stamped_and_sparse_first);
 	tcase_add_test(tc, mux_stall_resends);
 	tcase_add_test(tc, mux_loss_resent);
 	tcase_add_test(tc, mux_hole_waits_for_resend);
@@ -1419,6 +1536,8 @@ static Suite *mux_suite(void)
 	tc = tcase_create("reorder");
 	tcase_add_checked_fixture(tc, ro_setup, ro_teardown);
 	tcase_add_test(tc, ro_in_order);
+	tcase_add_test(tc, ro_flows_independent);
+	tcase_add_test(tc, ro_flow_hole_given_up);
 	tcase_add_test(tc, ro_hole_filled);
 	tcase_add_test(tc, ro_hole_given_up_then_late);
 	tcase_add_test(tc, ro_bounds);

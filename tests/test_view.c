@@ -52,7 +52,8 @@ static void fill_report(struct report *r)
 	r->mux.no_link = 5;
 	r->mux.congested = 6;
 	r->mux.reorder = (struct mux_reorder_stats){ .held = 1200, .late = 7,
-						     .lost = 1, .dup = 8 };
+						     .lost = 1, .dup = 8,
+						     .early = 9 };
 	r->nlinks = 3;
 
 	fill_link(&l[0], 1, "dsl", "udp");
@@ -220,7 +221,7 @@ START_TEST(status_header_totals)
 	ck_assert_str_eq(line_of(t, "drops ", line, sizeof(line)),
 			 "drops    tun 4, no link 5, congested 6");
 	ck_assert_str_eq(line_of(t, "reorder ", line, sizeof(line)),
-			 "reorder  held 1200, late 7, lost 1, dup 8");
+			 "reorder  held 1200, late 7, lost 1, dup 8, early 9");
 	free(t);
 	json_object_put(st);
 }

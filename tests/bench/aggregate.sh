@@ -91,7 +91,7 @@ cc=${BENCH_CC:-$(br_in "$BR_NS_SLAVE" sysctl -n net.ipv4.tcp_congestion_control)
 echo "braid aggregate benchmark: links 8/20/12 Mbit/s, one-way 10/40/25 ms, 0.5 % loss on the 12; $SECS s per flow, TCP $cc"
 # what a full link carries of TCP payload: MSS 1348 (MTU 1400 less IP, TCP
 # and timestamps) in a frame of 1400 + 48 (braid) + 28 (UDP/IP) + 14
-echo "  (per-packet overhead caps efficiency at $(awk 'BEGIN { printf "%.3f", 1348 / (1400 + 48 + 28 + 14) }'))"
+echo "  (per-packet overhead caps efficiency at $(awk 'BEGIN { printf "%.3f", 1348 / (1400 + 52 + 28 + 14) }'))"
 for sched in ${BENCH_SCHEDS:-earliest roundrobin}; do
 	br_conf_master "$BR_TMP/master-$sched.conf" "scheduler = \"$sched\";"
 	# round-robin gets the weights that suit these links; earliest needs none

@@ -133,7 +133,7 @@ for l in dsl lte; do
 done
 grep -Eq '^tunnel +sent [0-9.]+ [KMG]?i?B \(' <<<"$out" ||
 	br_fail "braid status: no tunnel line"
-grep -Eq '^reorder +held [0-9]+, late [0-9]+, lost [0-9]+, dup [0-9]+$' \
+grep -Eq '^reorder +held [0-9]+, late [0-9]+, lost [0-9]+, dup [0-9]+, early [0-9]+$' \
 	<<<"$out" || br_fail "braid status: no reorder line"
 out2=$("$BR_BIN" status -c "$BR_TMP/slave.conf") ||
 	br_fail "braid status -c failed"
