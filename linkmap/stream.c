@@ -316,6 +316,10 @@ int lm_tcp_listen(struct lm *lm)
 	/* On a TCP listener this only skips TIME_WAIT after a restart;
 	 * Linux still refuses a second listener on the port. */
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	/* its connections' packets are braid's own: never into the TUN */
+	if (lm->cfg.fwmark)
+		setsockopt(fd, SOL_SOCKET, SO_MARK, &lm->cfg.fwmark,
+			   sizeof(lm->cfg.fwmark));
 	if (bind(fd, (const struct sockaddr *)a, lm->cfg.addr_len) < 0 ||
 	    listen(fd, 16) < 0) {
 		err = -errno;
