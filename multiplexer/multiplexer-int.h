@@ -108,6 +108,7 @@ double mux_est_arrival(const struct mux_est *e, size_t bytes);
 
 struct mux_slot {
 	bool used;		/* holds packet seq */
+	bool early;		/* packet seq went early (at: when it came) */
 	bool has_waiter;	/* packet waiter depends on packet waiter_of */
 	uint32_t waiter, waiter_of;
 	bool done;		/* packet done_seq was delivered */
@@ -205,6 +206,7 @@ struct mux_txq {
 	uint32_t seq[MUX_TXQ];
 	uint8_t *pool;		/* MUX_TXQ buffers of MUX_HDR_LEN + max_packet */
 	uint16_t flow[MUX_TXQ];	/* each packet's flow bucket */
+	bool first[MUX_TXQ];	/* a resend or a small packet: goes first */
 	uint16_t waiting[MUX_FLOW_BUCKETS];	/* packets queued per flow */
 };
 

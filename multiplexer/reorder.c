@@ -90,7 +90,16 @@ static bool is_done(struct mux_reorder *r, uint32_t seq)
 {
 	struct mux_slot *s = slot_of(r, seq);
 
-	return s->done && s->done_seq == seq;
+	return s->early && s->seq == seq;
+}
+
+static void went_early(struct mux_reorder *r, uint32_t seq, double now)
+{
+	struct mux_slot *s = slot_of(r, seq);
+
+	s->early = true;
+	s->seq = seq;
+	s->at = now;
 }
 
 /* Whether what packet seq depends on was released or given up. */
@@ -103,7 +112,7 @@ static bool dep_met(struct mux_reorder *r, uint32_t seq, uint16_t dep)
 		return false;		/* on everything: only at the head */
 	if (dep == MUX_DEP_NONE || (int32_t)(prev - r->next) < 0)
 		return true;
-	return (p->done || p->gave_up) && p->done_seq == prev;
+	return p->early && p->seq == prev;
 }
 
 /* Releases, one after another, the held packets of the flow that
@@ -118,13 +127,13 @@ static void wake(struct mux_reorder *r, uint32_t seq, mux_deliver_fn fn,
 			return;
 		p->has_waiter = false;
 		w = slot_of(r, p->waiter);
-		if (!w->used || w->seq != p->waiter)
-			return;
+		if (!w->used || w->seq != p->waiter || w->seq == r->next)
+			return;		/* gone, or drain's to deliver */
 		w->used = false;
 		r->held--;
 		r->st.early++;
 		seq = w->seq;
-		done(r, seq);
+		w->early = true;	/* keeps w->seq, w->at */
 		fn(ctx, r->pool + (w - r->slots) * r->slot_len, w->len);
 	}
 }
@@ -145,7 +154,9 @@ static void drain(struct mux_reorder *r, mux_deliver_fn fn, void *ctx)
 			fn(ctx, r->pool + (s - r->slots) * r->slot_len, s->len);
 			wake(r, seq, fn, ctx);
 		} else if (is_done(r, seq)) {
+			s->early = false;
 			r->next++;
+			done(r, seq);
 		} else {
 			return;
 		}
@@ -156,19 +167,6 @@ static void drain(struct mux_reorder *r, mux_deliver_fn fn, void *ctx)
 static bool has_hole(const struct mux_reorder *r)
 {
 	return r->started && (int32_t)(r->top - r->next) > 0;
-}
-
-/* The first packet held beyond next (all lie within cap of it); its
- * arrival is when the hole before it began. */
-static struct mux_slot *first_held(struct mux_reorder *r, uint32_t *k)
-{
-	for (*k = 1; *k < r->cap; (*k)++) {
-		struct mux_slot *s = slot_of(r, r->next + *k);
-
-		if (s->used && s->seq == r->next + *k)
-			return s;
-	}
-	return NULL;
 }
 
 /* Something waits for (or went past) the hole at next since now, unless
@@ -186,8 +184,14 @@ static void start_timing(struct mux_reorder *r, double now)
 static void hole_began(struct mux_reorder *r, double now)
 {
 	uint32_t k;
-	struct mux_slot *s = r->held ? first_held(r, &k) : NULL;
+	struct mux_slot *s = NULL;
 
+	for (k = 1; has_hole(r) && k < r->cap; k++) {
+		s = slot_of(r, r->next + k);
+		if ((s->used || s->early) && s->seq == r->next + k)
+			break;
+		s = NULL;
+	}
 	r->timing = has_hole(r);
 	r->hole_since = s ? s->at : now;
 }
@@ -210,17 +214,16 @@ static void skip_hole(struct mux_reorder *r, mux_deliver_fn fn, void *ctx)
 	for (uint32_t j = 0; j < k; j++) {
 		struct mux_slot *g = slot_of(r, r->next + j);
 
-		if (is_done(r, r->next + j))
-			continue;	/* released early: not missing */
 		g->done = false;
 		g->gave_up = true;
 		g->done_seq = r->next + j;
 		g->hole_at = r->hole_since;
 		r->st.lost++;
-		/* its flow goes on without it */
-		wake(r, r->next + j, fn, ctx);
 	}
 	r->next += k;
+	/* their flows go on without them */
+	for (uint32_t j = k; j > 0; j--)
+		wake(r, r->next - j, fn, ctx);
 	drain(r, fn, ctx);
 }
 
@@ -271,9 +274,18 @@ void mux_reorder_in(struct mux_reorder *r, uint32_t seq, uint16_t dep,
 		hole_began(r, now);
 		return;
 	}
-	if ((size_t)d >= r->cap || len > r->slot_len) {
-		/* too far ahead (or too big to hold): give up what is
-		 * missing rather than stall */
+	if (len > r->slot_len && (size_t)d < r->cap) {
+		/* too big to hold (the peers' MTUs differ): out now, its
+		 * flow's order or not, rather than lost */
+		went_early(r, seq, now);
+		r->st.early++;
+		start_timing(r, now);
+		fn(ctx, (uint8_t *)pkt, len);
+		wake(r, seq, fn, ctx);
+		return;
+	}
+	if ((size_t)d >= r->cap) {
+		/* too far ahead: give up what is missing rather than stall */
 		r->st.overflow++;
 		while (has_hole(r)) {
 			uint32_t before = r->next;
@@ -297,7 +309,7 @@ void mux_reorder_in(struct mux_reorder *r, uint32_t seq, uint16_t dep,
 	if (dep_met(r, seq, dep)) {
 		/* its flow has nothing missing: another flow's hole is no
 		 * reason to wait */
-		done(r, seq);
+		went_early(r, seq, now);
 		r->st.early++;
 		start_timing(r, now);
 		fn(ctx, (uint8_t *)pkt, len);

@@ -255,6 +255,36 @@ static size_t txq_push_front(struct mux_txq *q)
 	return q->head;
 }
 
+static void txq_move(struct mux *m, size_t to, size_t from)
+{
+	struct mux_txq *q = &m->q;
+
+	memcpy(q->pool + to * m->slot_len, q->pool + from * m->slot_len,
+	       m->slot_len);
+	q->at[to] = q->at[from];
+	q->len[to] = q->len[from];
+	q->resend[to] = q->resend[from];
+	q->seq[to] = q->seq[from];
+	q->flow[to] = q->flow[from];
+	q->first[to] = q->first[from];
+}
+
+/* A free place behind the resends and small packets at the front, so
+ * those go in the order they came. */
+static size_t txq_push_after_first(struct mux *m)
+{
+	struct mux_txq *q = &m->q;
+	size_t n = 0;
+
+	while (n < q->count && q->first[(q->head + n) % MUX_TXQ])
+		n++;
+	txq_push_front(q);
+	for (size_t k = 0; k < n; k++)
+		txq_move(m, (q->head + k) % MUX_TXQ,
+			 (q->head + k + 1) % MUX_TXQ);
+	return (q->head + n) % MUX_TXQ;
+}
+
 void mux_sched_drain(struct mux *m)
 {
 	struct mux_txq *q = &m->q;
@@ -297,10 +327,12 @@ static int txq_add(struct mux *m, const uint8_t *pkt, size_t len)
 		return -ENOBUFS;
 	}
 	if (len <= MUX_SPARSE_LEN && !q->waiting[flow]) {
-		i = txq_push_front(q);
+		i = txq_push_after_first(m);
+		q->first[i] = true;
 	} else {
 		i = (q->head + q->count) % MUX_TXQ;
 		q->count++;
+		q->first[i] = false;
 	}
 	memcpy(q->pool + i * m->slot_len + MUX_HDR_LEN, pkt, len);
 	q->len[i] = (uint16_t)len;
@@ -331,6 +363,7 @@ static void txq_add_resend(struct mux *m, const uint8_t *msg, size_t len,
 	q->len[i] = (uint16_t)len;
 	q->at[i] = at;
 	q->resend[i] = true;
+	q->first[i] = true;
 	q->seq[i] = seq;
 	q->flow[i] = (uint16_t)flow;
 	q->waiting[flow]++;

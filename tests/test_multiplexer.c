@@ -656,6 +656,205 @@ START_TEST(ro_flow_hole_given_up)
 }
 END_TEST
 
+/* Marks of packets that went early live apart from those of packets
+ * behind the head: with the buffer's 8 slots, 9 and 1 share one, and
+ * neither copy is delivered twice nor 9 taken for a hole. */
+START_TEST(ro_early_marks_kept_apart)
+{
+	for (uint32_t s = 0; s < 6; s++)
+		rin_dep(&ro, s, MUX_DEP_NONE, 0);
+	rin_dep(&ro, 9, MUX_DEP_NONE, 0.001);	/* early */
+	rin_dep(&ro, 1, MUX_DEP_NONE, 0.002);	/* a second copy */
+	for (uint32_t s = 6; s < 9; s++)
+		rin_dep(&ro, s, MUX_DEP_NONE, 0.003);
+	ck_assert(!mux_reorder_hole(&ro));
+	rin_dep(&ro, 9, MUX_DEP_NONE, 0.004);	/* a second copy */
+	ck_assert_int_eq(nrgot, 10);
+	ck_assert_int_eq(ro.st.dup, 2);
+	ck_assert_int_eq(ro.st.lost, 0);
+	ck_assert_int_eq(ro.next, 10);
+}
+END_TEST
+
+/* A run of holes that only early packets passed goes in one wait; a
+ * packet that waited for its flow's predecessor and goes out in plain
+ * order when it comes is not "early". */
+START_TEST(ro_early_holes_one_wait)
+{
+	double hold;
+
+	rin_dep(&ro, 0, MUX_DEP_NONE, 0);
+	rin_dep(&ro, 2, MUX_DEP_NONE, 0);	/* 1 missing */
+	rin_dep(&ro, 4, MUX_DEP_NONE, 0);	/* 3 missing */
+	hold = mux_reorder_hold(&ro);
+	mux_reorder_give_up(&ro, hold, rdeliver, NULL);
+	ck_assert_int_eq(ro.next, 3);
+	ck_assert_double_eq_tol(mux_reorder_deadline(&ro), hold, 1e-9);
+	ck_assert_int_eq(ro.st.early, 2);
+	rin_dep(&ro, 3, MUX_DEP_NONE, hold);
+	rin_dep(&ro, 6, 1, hold);		/* waits for 5 */
+	rin_dep(&ro, 5, 1, hold);		/* 5, 6 in plain order */
+	ck_assert_int_eq(ro.st.early, 2);
+	ck_assert_int_eq(nrgot, 6);
+}
+END_TEST
+
+/* A packet too big to hold goes out at once, nothing given up. */
+START_TEST(ro_too_big_goes_now)
+{
+	char big[100];
+
+	memset(big, 'x', sizeof(big));
+	rin_dep(&ro, 0, MUX_DEP_NONE, 0);
+	rin_dep(&ro, 3, 1, 0);			/* waits for 2 */
+	mux_reorder_in(&ro, 4, 1, (uint8_t *)big, sizeof(big), 0, rdeliver,
+		       NULL);			/* 100 > 64 bytes */
+	ck_assert_int_eq(nrgot, 2);
+	ck_assert_int_eq(ro.st.lost, 0);
+	ck_assert_int_eq(ro.next, 1);
+	rin_dep(&ro, 1, MUX_DEP_NONE, 0);
+	rin_dep(&ro, 2, MUX_DEP_NONE, 0);
+	ck_assert_int_eq(nrgot, 5);
+	ck_assert_int_eq(ro.next, 5);
+	ck_assert_int_eq(ro.st.lost, 0);
+}
+END_TEST
+
+/* A model check: packets of several flows arrive out of order, some
+ * lost, some twice, some resent late, with holes given up at random.
+ * Nothing is delivered twice, nothing that arrived in time is dropped,
+ * each flow keeps its order (but for late ones), the buffer ends empty,
+ * and a hole always has a deadline. */
+#define MODEL_N 3000
+
+static struct {
+	int flow[MODEL_N], delivered[MODEL_N], arrived[MODEL_N];
+	int maxd[16];
+	int dups, disorder;
+	bool late;
+} md;
+
+static void model_deliver(void *ctx, uint8_t *pkt, size_t len)
+{
+	uint32_t i;
+
+	(void)ctx;
+	ck_assert_uint_eq(len, sizeof(i));
+	memcpy(&i, pkt, sizeof(i));
+	md.dups += md.delivered[i]++ > 0;
+	if ((int)i < md.maxd[md.flow[i]] && !md.late)
+		md.disorder++;
+	if ((int)i > md.maxd[md.flow[i]])
+		md.maxd[md.flow[i]] = (int)i;
+}
+
+struct model_ev {
+	double t;
+	uint32_t i;
+};
+
+static int model_cmp(const void *a, const void *b)
+{
+	const struct model_ev *x = a, *y = b;
+
+	return x->t < y->t ? -1 : x->t > y->t;
+}
+
+static void model_run(unsigned seed, size_t cap, int nflows)
+{
+	static struct model_ev ev[3 * MODEL_N];
+	static uint16_t dep[MODEL_N];
+	uint64_t last[16] = { 0 };
+	struct mux_reorder r;
+	uint32_t base;
+	double loss, dupp, spread, giveup;
+	int ne = 0;
+
+	srand(seed);
+	memset(&md, 0, sizeof(md));
+	for (int f = 0; f < 16; f++)
+		md.maxd[f] = -1;
+	base = 0u - (uint32_t)(rand() % 2000);	/* across the wrap */
+	for (int i = 0; i < MODEL_N; i++) {
+		uint32_t seq = base + (uint32_t)i;
+		uint32_t back;
+
+		md.flow[i] = rand() % nflows;
+		back = seq - (uint32_t)last[md.flow[i]];
+		dep[i] = !last[md.flow[i]] || back >= cap ? MUX_DEP_NONE :
+			 (uint16_t)back;
+		last[md.flow[i]] = 1ULL << 32 | seq;
+	}
+	loss = (rand() % 20) / 100.0;
+	dupp = (rand() % 30) / 100.0;
+	spread = 1 + rand() % (int)(cap + cap / 4);
+	giveup = (rand() % 30) / 100.0;
+	for (int i = 0; i < MODEL_N; i++) {
+		int copies = 1 + (rand() < dupp * RAND_MAX) +
+			     (rand() < dupp / 3 * RAND_MAX);
+
+		for (int c = 0; c < copies; c++) {
+			double d = (double)rand() / RAND_MAX *
+				   (rand() % 10 ? spread / 4 : spread);
+
+			if (rand() < loss * RAND_MAX)
+				continue;
+			if (c == 2)
+				d += rand() % (int)(2 * cap);	/* late resend */
+			ev[ne++] = (struct model_ev){ i + d, (uint32_t)i };
+		}
+	}
+	qsort(ev, (size_t)ne, sizeof(ev[0]), model_cmp);
+	ck_assert_int_eq(mux_reorder_init(&r, cap, 16), 0);
+	for (int e = 0; e < ne; e++) {
+		uint32_t i = ev[e].i;
+		uint8_t p[4];
+		size_t held = 0;
+
+		memcpy(p, &i, sizeof(i));
+		md.late = r.started && (int32_t)(base + i - r.next) < 0;
+		if ((int32_t)(base + i - r.next) > -(int32_t)cap || !r.started)
+			md.arrived[i] = 1;
+		mux_reorder_in(&r, base + i, dep[i], p, sizeof(p), ev[e].t,
+			       model_deliver, NULL);
+		md.late = false;
+		if (rand() < giveup * RAND_MAX)
+			mux_reorder_give_up(&r, ev[e].t, model_deliver, NULL);
+		for (size_t k = 0; k < cap; k++)
+			held += r.slots[k].used;
+		ck_assert_uint_eq(held, r.held);
+		ck_assert(!mux_reorder_hole(&r) || mux_reorder_deadline(&r));
+	}
+	for (int guard = 0; mux_reorder_hole(&r) && guard < MODEL_N; guard++) {
+		uint32_t before = r.next;
+
+		mux_reorder_give_up(&r, 1e9, model_deliver, NULL);
+		ck_assert_uint_ne(r.next, before);
+	}
+	ck_assert_uint_eq(r.held, 0);
+	ck_assert_msg(!md.dups && !md.disorder, "seed %u cap %zu flows %d: "
+		      "%d delivered twice, %d out of flow order", seed, cap,
+		      nflows, md.dups, md.disorder);
+	for (int i = 0; i < MODEL_N; i++)
+		ck_assert_msg(!md.arrived[i] || md.delivered[i],
+			      "seed %u: packet %d arrived, never delivered",
+			      seed, i);
+	mux_reorder_free(&r);
+}
+
+START_TEST(ro_model_random)
+{
+	static const size_t caps[] = { 8, 64, 2048 };
+	static const int flows[] = { 1, 4, 16 };
+
+	for (unsigned seed = 1; seed <= 10; seed++)
+		for (size_t c = 0; c < sizeof(caps) / sizeof(caps[0]); c++)
+			for (size_t f = 0; f < sizeof(flows) / sizeof(flows[0]);
+			     f++)
+				model_run(seed, caps[c], flows[f]);
+}
+END_TEST
+
 START_TEST(ro_hole_filled)
 {
 	rin(&ro, 1, 0);
@@ -1121,14 +1320,18 @@ START_TEST(mux_flows_stamped_and_sparse_first)
 	for (int i = 0; i < 200; i++)
 		ck_assert_int_eq(msend_udp(1000, 1000), 0);
 	ck_assert_int_lt(fk.per_link[1], 204);
-	ck_assert_int_eq(msend_udp(2000, 40), 0);	/* a "ping" */
 	before = fk.nsent;
+	ck_assert_int_eq(msend_udp(2000, 40), 0);	/* a "ping" */
+	ck_assert_int_eq(msend_udp(3000, 60), 0);	/* another, later */
 	confirm_all(1);
 	for (int i = before; i < fk.nsent && first < 0; i++)
 		if (fk.sent[i].type == MUX_MSG_DATA)
 			first = i;
 	ck_assert_int_ge(first, 0);
+	/* both before the download, in the order they came */
 	ck_assert_uint_eq(fk.sent[first].len, MUX_HDR_LEN + 40);
+	ck_assert_uint_eq(fk.sent[first + 1].type, MUX_MSG_DATA);
+	ck_assert_uint_eq(fk.sent[first + 1].len, MUX_HDR_LEN + 60);
 }
 END_TEST
 
@@ -1538,6 +1741,10 @@ static Suite *mux_suite(void)
 	tcase_add_test(tc, ro_in_order);
 	tcase_add_test(tc, ro_flows_independent);
 	tcase_add_test(tc, ro_flow_hole_given_up);
+	tcase_add_test(tc, ro_early_marks_kept_apart);
+	tcase_add_test(tc, ro_early_holes_one_wait);
+	tcase_add_test(tc, ro_too_big_goes_now);
+	tcase_add_test(tc, ro_model_random);
 	tcase_add_test(tc, ro_hole_filled);
 	tcase_add_test(tc, ro_hole_given_up_then_late);
 	tcase_add_test(tc, ro_bounds);
