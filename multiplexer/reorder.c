@@ -180,15 +180,17 @@ static void start_timing(struct mux_reorder *r, double now)
 }
 
 /* The hole now at next began when the first packet after it came (or,
- * if those were all released early, now). */
+ * if only packets released early went past it, now: nothing waits for
+ * it, so its resend may take its time; giving it up early would only
+ * turn a resend on its way into a loss for its flow). */
 static void hole_began(struct mux_reorder *r, double now)
 {
 	uint32_t k;
 	struct mux_slot *s = NULL;
 
-	for (k = 1; has_hole(r) && k < r->cap; k++) {
+	for (k = 1; has_hole(r) && r->held && k < r->cap; k++) {
 		s = slot_of(r, r->next + k);
-		if ((s->used || s->early) && s->seq == r->next + k)
+		if (s->used && s->seq == r->next + k)
 			break;
 		s = NULL;
 	}
