@@ -276,16 +276,6 @@ void mux_reorder_in(struct mux_reorder *r, uint32_t seq, uint16_t dep,
 		hole_began(r, now);
 		return;
 	}
-	if (len > r->slot_len && (size_t)d < r->cap) {
-		/* too big to hold (the peers' MTUs differ): out now, its
-		 * flow's order or not, rather than lost */
-		went_early(r, seq, now);
-		r->st.early++;
-		start_timing(r, now);
-		fn(ctx, (uint8_t *)pkt, len);
-		wake(r, seq, fn, ctx);
-		return;
-	}
 	if ((size_t)d >= r->cap) {
 		/* too far ahead: give up what is missing rather than stall */
 		r->st.overflow++;
@@ -308,9 +298,10 @@ void mux_reorder_in(struct mux_reorder *r, uint32_t seq, uint16_t dep,
 		r->st.dup++;
 		return;
 	}
-	if (dep_met(r, seq, dep)) {
-		/* its flow has nothing missing: another flow's hole is no
-		 * reason to wait */
+	/* its flow has nothing missing: another flow's hole is no reason
+	 * to wait; and one too big to hold (the peers' MTUs differ) goes
+	 * now, its flow's order or not, rather than be lost */
+	if (dep_met(r, seq, dep) || len > r->slot_len) {
 		went_early(r, seq, now);
 		r->st.early++;
 		start_timing(r, now);
