@@ -149,18 +149,15 @@ static void unrefuse(struct mux *m, const struct refused *r)
 }
 
 /* Header bytes 8..11 of a new packet: how far back the last packet of
- * its flow went (MUX_DEP_NONE if none the receiver may still wait for).
- * Returns the flow. */
-static unsigned stamp_flow(struct mux *m, uint8_t *msg, size_t len)
+ * its flow went (MUX_DEP_NONE if none the receiver may still wait for). */
+static void stamp_flow(struct mux *m, uint8_t *msg, unsigned flow)
 {
-	unsigned b = mux_flow_bucket(msg + MUX_HDR_LEN, len);
-	uint64_t last = m->flow_last[b];
+	uint64_t last = m->flow_last[flow];
 	uint32_t back = m->tx_seq - (uint32_t)last;
 
 	put_be16(msg + 8, !last || back >= REORDER_SLOTS ? MUX_DEP_NONE :
 			  (uint16_t)back);
 	put_be16(msg + 10, 0);
-	return b;
 }
 
 static void sent_new(struct mux *m, unsigned flow)
@@ -169,12 +166,12 @@ static void sent_new(struct mux *m, unsigned flow)
 	m->tx_seq++;
 }
 
-/* Sends the next packet (or the resend of seq) on the best link, and in
- * redundant mode on the second best too. A link that refuses the packet
- * (interface gone, buffer full) is skipped for this packet, so the packet
- * still leaves if any can. -EAGAIN: no link has room now. */
+/* Sends the next packet of flow (or the resend of seq) on the best link,
+ * and in redundant mode on the second best too. A link that refuses the
+ * packet (interface gone, buffer full) is skipped for this packet, so the
+ * packet still leaves if any can. -EAGAIN: no link has room now. */
 static int send_one(struct mux *m, uint8_t *msg, size_t len, bool resend,
-		    uint32_t seq)
+		    uint32_t seq, unsigned flow)
 {
 	bool twice = (m->cfg.redundant || m->peer_redundant ||
 		      mux_chosen(m->cfg.redundant_ports,
@@ -182,8 +179,8 @@ static int send_one(struct mux *m, uint8_t *msg, size_t len, bool resend,
 				 len)) && !resend;
 	struct refused r = { .n = 0 };
 	int first = -1, err = -EAGAIN;
-	unsigned flow = resend ? 0 : stamp_flow(m, msg, len);
-
+	if (!resend)
+		stamp_flow(m, msg, flow);
 	for (;;) {
 		int i = pick_earliest(m, len, first);
 
@@ -219,12 +216,13 @@ static int send_one(struct mux *m, uint8_t *msg, size_t len, bool resend,
 
 /* Plain weighted round-robin, for comparison: no windows, no queue;
  * backup links only while no other link is up (or takes the packet). */
-static int send_roundrobin(struct mux *m, uint8_t *msg, size_t len)
+static int send_roundrobin(struct mux *m, uint8_t *msg, size_t len,
+			   unsigned flow)
 {
 	struct refused r = { .n = 0 };
 	int err = -ENETUNREACH;
-	unsigned flow = stamp_flow(m, msg, len);
 
+	stamp_flow(m, msg, flow);
 	for (;;) {
 		int i = mux_wrr_pick(m->wrr, MUX_MAX_LINKS);
 
@@ -304,7 +302,7 @@ void mux_sched_drain(struct mux *m)
 			continue;
 		}
 		err = send_one(m, msg, q->len[q->head], q->resend[q->head],
-			       q->seq[q->head]);
+			       q->seq[q->head], q->flow[q->head]);
 		if (err == -EAGAIN)
 			return;
 		if (err == -ENETUNREACH)
@@ -316,10 +314,10 @@ void mux_sched_drain(struct mux *m)
 /* Queues a packet. A small one of a flow with nothing queued (a ping,
  * a DNS query, a TCP ACK, a game's update) goes first: it does not wait
  * behind a download's queue, and cannot reorder its own flow. */
-static int txq_add(struct mux *m, const uint8_t *pkt, size_t len)
+static int txq_add(struct mux *m, const uint8_t *pkt, size_t len,
+		   unsigned flow)
 {
 	struct mux_txq *q = &m->q;
-	unsigned flow = mux_flow_bucket(pkt, len);
 	size_t i;
 
 	if (q->count == MUX_TXQ || len + MUX_HDR_LEN > m->slot_len) {
@@ -371,17 +369,18 @@ static void txq_add_resend(struct mux *m, const uint8_t *msg, size_t len,
 
 int mux_send(struct mux *m, uint8_t *pkt, size_t len)
 {
+	unsigned flow = mux_flow_bucket(pkt, len);	/* once per packet */
 	int err;
 
 	if (m->cfg.sched == MUX_SCHED_ROUNDROBIN) {
-		err = send_roundrobin(m, pkt - MUX_HDR_LEN, len);
+		err = send_roundrobin(m, pkt - MUX_HDR_LEN, len, flow);
 	} else {
 		mux_sched_drain(m);
 		if (m->q.count)		/* older packets go first */
-			return txq_add(m, pkt, len);
-		err = send_one(m, pkt - MUX_HDR_LEN, len, false, 0);
+			return txq_add(m, pkt, len, flow);
+		err = send_one(m, pkt - MUX_HDR_LEN, len, false, 0, flow);
 		if (err == -EAGAIN)
-			return txq_add(m, pkt, len);
+			return txq_add(m, pkt, len, flow);
 	}
 	if (err == -ENETUNREACH)
 		m->st.no_link++;
