@@ -221,19 +221,31 @@ static struct json_object *req_link_add(struct daemon *d,
 	return ctl_reply_ok();
 }
 
+/* The slave link a request names, in *i; or the error to answer (done
+ * says what happens to links, for the master's answer). */
+static struct json_object *named_link(struct daemon *d, const char *name,
+				      const char *done, int *i)
+{
+	*i = link_index(d->cfg, name);
+	if (d->cfg->master || *i < 0)
+		return ctl_reply_error("no link named \"%s\"%s%s%s", name,
+				       d->cfg->master ? " (links are " : "",
+				       d->cfg->master ? done : "",
+				       d->cfg->master ? " on the slave)" : "");
+	return NULL;
+}
+
 static struct json_object *req_link_del(struct daemon *d,
 					struct json_object *req)
 {
 	const char *name = get_str(req, "name");
+	struct json_object *e;
 	int i;
 
 	if (!name)
 		return ctl_reply_error("link-del needs \"name\"");
-	i = link_index(d->cfg, name);
-	if (d->cfg->master || i < 0)
-		return ctl_reply_error("no link named \"%s\"%s", name,
-				       d->cfg->master ? " (links are removed "
-				       "on the slave)" : "");
+	if ((e = named_link(d, name, "removed", &i)))
+		return e;
 	if (d->cfg->nlinks == 1)
 		return ctl_reply_error("\"%s\" is the only link", name);
 	daemon_link_del(d, (size_t)i, true);
@@ -244,17 +256,14 @@ static struct json_object *req_link_set(struct daemon *d,
 					struct json_object *req)
 {
 	const char *name = get_str(req, "name");
-	struct json_object *set;
+	struct json_object *set, *e;
 	char err[CFG_ERR_LEN];
 	int i;
 
 	if (!name || !json_object_object_get_ex(req, "set", &set))
 		return ctl_reply_error("link-set needs \"name\" and \"set\"");
-	i = link_index(d->cfg, name);
-	if (d->cfg->master || i < 0)
-		return ctl_reply_error("no link named \"%s\"%s", name,
-				       d->cfg->master ? " (links are set on "
-				       "the slave)" : "");
+	if ((e = named_link(d, name, "set", &i)))
+		return e;
 	if (cfg_link_set_json(&d->cfg->links[i], set, err, sizeof(err)) < 0)
 		return ctl_reply_error("%s", err);
 	apply_settings(d, &d->cfg->links[i]);
