@@ -324,6 +324,16 @@ static void two_links_up(void)
 	ack(2);
 }
 
+/* Links main (1) and spare (2, a backup of this weight), both up. */
+static void main_and_spare_up(unsigned spare_weight)
+{
+	mux_link_add(mux, 1, "main", 1);
+	mux_link_add(mux, 2, "spare", spare_weight);
+	mux_link_set_backup(mux, 2, true);
+	ack(1);
+	ack(2);
+}
+
 static bool is_up(uint16_t link)
 {
 	struct mux_link_stats st;
@@ -411,11 +421,7 @@ END_TEST
 /* Round-robin leaves a backup link out while another link is up. */
 START_TEST(roundrobin_backup)
 {
-	mux_link_add(mux, 1, "main", 1);
-	mux_link_add(mux, 2, "spare", 5);
-	mux_link_set_backup(mux, 2, true);
-	ack(1);
-	ack(2);
+	main_and_spare_up(5);
 	for (int i = 0; i < 100; i++)
 		ck_assert_int_eq(msend("p", 1), 0);
 	ck_assert_int_eq(fk.per_link[2], 0);
@@ -1253,11 +1259,7 @@ END_TEST
 /* A backup link carries data only while the main link has no room. */
 START_TEST(mux_backup_only_when_full)
 {
-	mux_link_add(mux, 1, "main", 1);
-	mux_link_add(mux, 2, "spare", 1);
-	mux_link_set_backup(mux, 2, true);
-	ack(1);
-	ack(2);
+	main_and_spare_up(1);
 	for (int i = 0; i < 500; i++)
 		ck_assert_int_eq(msend("p", 1), 0);
 	ck_assert_int_eq(fk.per_link[1], 500);

@@ -771,6 +771,16 @@ static char *net_state(void)
 		      "ip -6 route show table all");
 }
 
+/* The rules and routes are what they were (before, which is freed). */
+static void expect_state(char *before)
+{
+	char *after = net_state();
+
+	ck_assert_str_eq(after, before);
+	free(before);
+	free(after);
+}
+
 /* net_state once it stops changing (IPv6 addresses finish their set-up
  * in the background). */
 static char *net_state_settled(void)
@@ -1113,7 +1123,7 @@ START_TEST(policy_default_route)
 	struct tun_route_cfg c = default_cfg();
 	struct tun_policy *p;
 	struct pnet n;
-	char *before, *after;
+	char *before;
 
 	pnet_up(&n, true);
 	before = net_state_settled();
@@ -1129,10 +1139,7 @@ START_TEST(policy_default_route)
 	ck_assert_int_eq(routes_in("-4", 254, "default", "brup0"), 1);
 
 	tun_policy_free(p);
-	after = net_state();
-	ck_assert_str_eq(after, before);
-	free(before);
-	free(after);
+	expect_state(before);
 	pnet_down(&n);
 }
 END_TEST
@@ -1193,7 +1200,7 @@ START_TEST(policy_ipv6_disabled_on_tun)
 	struct tun_route_cfg c = default_cfg();
 	struct tun_policy *p;
 	struct pnet n;
-	char *before, *after;
+	char *before;
 	int err;
 
 	pnet_up(&n, false);
@@ -1213,10 +1220,7 @@ START_TEST(policy_ipv6_disabled_on_tun)
 	assert_probe(&n, "2001:db8:1::7", FWMARK, VIA_UP, "2001:db8:ff::2");
 	assert_probe(&n, "198.51.100.7", 0, VIA_TUN, "10.70.0.2");
 	tun_policy_free(p);
-	after = net_state();
-	ck_assert_str_eq(after, before);
-	free(before);
-	free(after);
+	expect_state(before);
 	pnet_down(&n);
 }
 END_TEST
@@ -1228,7 +1232,7 @@ START_TEST(policy_routes_only)
 	struct tun_route_cfg c = { .fwmark = 0x77, .table = 200, .pref = 1000 };
 	struct tun_policy *p;
 	struct pnet n;
-	char *before, *after;
+	char *before;
 
 	add_route_cfg(&c, "198.51.100.0/24");
 	add_route_cfg(&c, "203.0.113.77/25");
@@ -1255,10 +1259,7 @@ START_TEST(policy_routes_only)
 	assert_probe(&n, "2001:db8:2::7", 0, VIA_UP, "2001:db8:ff::2");
 
 	tun_policy_free(p);
-	after = net_state();
-	ck_assert_str_eq(after, before);
-	free(before);
-	free(after);
+	expect_state(before);
 	pnet_down(&n);
 }
 END_TEST
@@ -1269,7 +1270,7 @@ START_TEST(policy_one_family)
 	struct tun_route_cfg c = default_cfg();
 	struct tun_policy *p;
 	struct pnet n;
-	char *before, *after;
+	char *before;
 
 	c.default_route = false;
 	add_route_cfg(&c, "198.51.100.0/24");
@@ -1282,10 +1283,7 @@ START_TEST(policy_one_family)
 	ck_assert_int_eq(routes_in("-6", TABLE, NULL, NULL), 0);
 	assert_probe(&n, "2001:db8:1::7", 0, VIA_UP, "2001:db8:ff::2");
 	tun_policy_free(p);
-	after = net_state();
-	ck_assert_str_eq(after, before);
-	free(before);
-	free(after);
+	expect_state(before);
 	pnet_down(&n);
 }
 END_TEST
@@ -1296,7 +1294,7 @@ START_TEST(policy_many_routes)
 	struct tun_policy *p;
 	struct pnet n;
 	char s[32];
-	char *before, *after;
+	char *before;
 
 	for (int i = 0; i < TUN_MAX_ROUTES; i++) {
 		snprintf(s, sizeof(s), i % 2 ? "10.%d.0.0/16" : "fd%02x::/16",
@@ -1312,10 +1310,7 @@ START_TEST(policy_many_routes)
 			 1 + TUN_MAX_ROUTES / 2);
 	ck_assert_int_eq(routes_in("-4", TABLE, "10.101.0.0/16", "brtun0"), 1);
 	tun_policy_free(p);
-	after = net_state();
-	ck_assert_str_eq(after, before);
-	free(before);
-	free(after);
+	expect_state(before);
 	pnet_down(&n);
 }
 END_TEST
@@ -1379,10 +1374,7 @@ START_TEST(policy_stale_replaced)
 	ck_assert_int_eq(routes_in("-6", TABLE, NULL, NULL), 0);
 	ck_assert_int_eq(routes_in("-4", 100, "198.51.100.0/24", "brup0"), 1);
 	tun_policy_free(p);
-	after = net_state();
-	ck_assert_str_eq(after, before);
-	free(before);
-	free(after);
+	expect_state(before);
 	pnet_down(&n);
 }
 END_TEST
@@ -1394,7 +1386,7 @@ START_TEST(policy_fail_midway)
 	struct tun_route_cfg c = default_cfg();
 	struct tun_policy *p = NULL;
 	struct pnet n;
-	char *before, *after;
+	char *before;
 
 	add_route_cfg(&c, "198.51.100.0/24");
 	add_route_cfg(&c, "2001:db8:1::/48");
@@ -1403,10 +1395,7 @@ START_TEST(policy_fail_midway)
 	before = net_state_settled();
 	ck_assert_int_eq(tun_policy_new(&p, n.tun, &c), -EACCES);
 	ck_assert_ptr_null(p);
-	after = net_state();
-	ck_assert_str_eq(after, before);
-	free(before);
-	free(after);
+	expect_state(before);
 	pnet_down(&n);
 }
 END_TEST
@@ -1435,17 +1424,14 @@ START_TEST(policy_bad_cfg)
 	struct tun_route_cfg c = default_cfg();
 	struct tun_policy *p = NULL;
 	struct pnet n;
-	char *before, *after;
+	char *before;
 
 	bad_cfg(&c, _i);
 	pnet_up(&n, true);
 	before = net_state_settled();
 	ck_assert_int_eq(tun_policy_new(&p, n.tun, &c), -EINVAL);
 	ck_assert_ptr_null(p);
-	after = net_state();
-	ck_assert_str_eq(after, before);
-	free(before);
-	free(after);
+	expect_state(before);
 	pnet_down(&n);
 }
 END_TEST
@@ -1456,7 +1442,7 @@ START_TEST(policy_tun_gone)
 	struct tun_route_cfg c = default_cfg();
 	struct tun_policy *p;
 	struct pnet n;
-	char *before, *after;
+	char *before;
 
 	add_route_cfg(&c, "198.51.100.0/24");
 	pnet_up(&n, true);
@@ -1469,10 +1455,7 @@ START_TEST(policy_tun_gone)
 	ck_assert_int_eq(routes_in("-4", TABLE, NULL, NULL), 0);
 	assert_rules("-4", true, PREF, TABLE, "0x6272");
 	tun_policy_free(p);
-	after = net_state();
-	ck_assert_str_eq(after, before);
-	free(before);
-	free(after);
+	expect_state(before);
 	tun_free(n.up);
 }
 END_TEST
@@ -1484,7 +1467,7 @@ START_TEST(policy_no_ipv6)
 	struct tun_route_cfg c = default_cfg();
 	struct tun_policy *p = NULL;
 	struct pnet n;
-	char *before, *after;
+	char *before;
 
 	pnet_up(&n, true);
 	ck_assert_int_eq(unshare(CLONE_NEWNS), 0);
@@ -1503,10 +1486,7 @@ START_TEST(policy_no_ipv6)
 	add_route_cfg(&c, "2001:db8:1::/48");
 	ck_assert_int_eq(tun_policy_new(&p, n.tun, &c), -EAFNOSUPPORT);
 	ck_assert_ptr_null(p);
-	after = net_state();
-	ck_assert_str_eq(after, before);
-	free(before);
-	free(after);
+	expect_state(before);
 	pnet_down(&n);
 }
 END_TEST

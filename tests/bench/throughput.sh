@@ -27,12 +27,7 @@ br_genkey
 br_conf_master "$BR_TMP/master.conf"
 br_conf_slave "$BR_TMP/slave.conf" "$BR_MASTER_IP:$BR_PORT" \
 	"$(br_link_iface up1 u1)"
-br_start master "$BR_TMP/master.conf"
-br_wait_tun master
-br_start slave "$BR_TMP/slave.conf"
-br_wait_tun slave
-br_slave_route_via_tun
-br_wait_links_up slave 10 up1
+br_start_pair up1
 br_bg "$BR_NS_SRV" "$BR_TMP/iperf-srv.log" iperf3 -s -B "$BR_SRV_IP"
 br_bg "$BR_NS_MASTER" "$BR_TMP/iperf-wan.log" iperf3 -s -B "$BR_MASTER_IP"
 br_wait_listen "$BR_NS_SRV" tcp 5201

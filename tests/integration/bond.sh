@@ -48,12 +48,7 @@ br_genkey
 br_conf_master "$BR_TMP/master.conf"
 br_conf_slave "$BR_TMP/slave.conf" "$BR_MASTER_IP:$BR_PORT" \
 	"$(br_link_iface a u1)" "$(br_link_bind b 198.18.2.2)"
-br_start master "$BR_TMP/master.conf"
-br_wait_tun master
-br_start slave "$BR_TMP/slave.conf"
-br_wait_tun slave
-br_slave_route_via_tun
-br_wait_links_up slave 10 a b
+br_start_pair a b
 (($(br_ping "$BR_NS_SLAVE" "$BR_SRV_IP" 3) > 0)) ||
 	br_fail "no ping reply from srv ($BR_SRV_IP) through the tunnel"
 br_log "srv answers ping through the tunnel"

@@ -676,6 +676,19 @@ br_stop()
 	br_log "braid $role exited with status $BR_WAIT_RC"
 }
 
+# br_start_pair LINK...: the master and slave of $BR_TMP/master.conf and
+# $BR_TMP/slave.conf, srv routed through the slave's TUN, the slave's
+# links (names) up within 10 s.
+br_start_pair()
+{
+	br_start master "$BR_TMP/master.conf"
+	br_wait_tun master
+	br_start slave "$BR_TMP/slave.conf"
+	br_wait_tun slave
+	br_slave_route_via_tun
+	br_wait_links_up slave 10 "$@"
+}
+
 # br_stop_pair: stops the slave, then the master; fails unless both
 # exited with status 0.
 br_stop_pair()

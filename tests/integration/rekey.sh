@@ -30,12 +30,7 @@ br_conf_master "$BR_TMP/master.conf"
 BR_SLAVE_EXTRA='rekey = 1;'
 br_conf_slave "$BR_TMP/slave.conf" "$BR_MASTER_IP:$BR_PORT" \
 	"$(br_link_iface a u1)" "$(br_link_iface b u2)"
-br_start master "$BR_TMP/master.conf"
-br_wait_tun master
-br_start slave "$BR_TMP/slave.conf"
-br_wait_tun slave
-br_slave_route_via_tun
-br_wait_links_up slave 10 a b
+br_start_pair a b
 
 echo
 echo "== TCP: $((SIZE >> 20)) MiB slave -> srv while the keys change every second"

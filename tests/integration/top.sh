@@ -111,12 +111,7 @@ br_conf_master "$BR_TMP/master.conf"
 BR_SLAVE_EXTRA='dead_time = 2;'
 br_conf_slave "$BR_TMP/slave.conf" "$BR_MASTER_IP:$BR_PORT" \
 	"$(br_link_iface dsl u1)" "$(br_link_iface lte u2)"
-br_start master "$BR_TMP/master.conf"
-br_wait_tun master
-br_start slave "$BR_TMP/slave.conf"
-br_wait_tun slave
-br_slave_route_via_tun
-br_wait_links_up slave 10 dsl lte
+br_start_pair dsl lte
 (($(br_ping "$BR_NS_SLAVE" "$BR_SRV_IP" 50 0.02) >= 45)) ||
 	br_fail "pings through the tunnel were lost"
 
