@@ -24,6 +24,8 @@
 #define STALL_MARGIN 0.030	/* s on top of srtt + 4 rttvar */
 #define RATE_IVAL_MIN 0.002	/* s: shorter rate samples are noise */
 #define PIPE_MIN (4 * 1500)	/* bytes in flight that keep a link busy */
+#define PACE_BURST (2 * 1500)	/* bytes a link may send at once ... */
+#define PACE_BURST_TIME 0.001	/* ... or this long of its pacing rate */
 
 void mux_est_init(struct mux_est *e)
 {
@@ -62,7 +64,7 @@ double mux_est_cwnd(const struct mux_est *e)
 bool mux_est_room(const struct mux_est *e, size_t bytes)
 {
 	return e->next_lseq - e->una < MUX_EST_RING - 16 &&
-	       mux_est_inflight(e) + bytes <= mux_est_cwnd(e);
+	       mux_est_inflight(e) + e->queued + bytes <= mux_est_cwnd(e);
 }
 
 void mux_est_sent(struct mux_est *e, uint32_t lseq, size_t bytes, double now)
@@ -79,7 +81,8 @@ void mux_est_sent(struct mux_est *e, uint32_t lseq, size_t bytes, double now)
 	/* below its pipe (or a few packets, before the pipe is known) the
 	 * link is not kept busy: what it delivers shows what it was given */
 	s->app_limited = e->have_fb &&
-			 (double)mux_est_inflight(e) < fmax(bdp(e), PIPE_MIN);
+			 (double)(mux_est_inflight(e) + e->queued) <
+			 fmax(bdp(e), PIPE_MIN);
 	e->sent_bytes += bytes;
 	e->next_lseq = lseq + 1;
 	s->lseq = lseq;
@@ -89,6 +92,29 @@ void mux_est_sent(struct mux_est *e, uint32_t lseq, size_t bytes, double now)
 	s->dlv_rx_at = e->dlv_rx_at;
 	s->dlv_at = e->have_fb ? e->dlv_at : 0;
 	s->first_at = e->first_at;
+}
+
+/* Bytes/s the link is fed at: its rate cap, so a capped link (a metered
+ * phone, a shared uplink) gets a steady stream at the cap and not a
+ * window's worth at once whenever feedback opens it. 0: not paced.
+ * Uncapped links are not paced at their measured rate: a rate measured
+ * low while a link carried little (pings) held packets back for up to
+ * 300 ms before feedback could correct it. */
+double mux_est_pace_rate(const struct mux_est *e)
+{
+	return e->cap;
+}
+
+double mux_est_pace(struct mux_est *e, size_t bytes, double now)
+{
+	double r = mux_est_pace_rate(e), due;
+
+	if (r <= 0)
+		return now;
+	due = fmax(e->pace_at, now);
+	e->pace_at = due + bytes / r;
+	/* a little may go at once: timers fire a millisecond late anyway */
+	return due - fmax(PACE_BURST / r, PACE_BURST_TIME);
 }
 
 /* Windowed max of delivery-rate samples. A sample taken while the link
@@ -253,7 +279,7 @@ static double base_rtt(const struct mux_est *e)
 /* Seconds of queue at rate r. */
 static double queue(const struct mux_est *e, double r)
 {
-	double q = (double)mux_est_inflight(e) -
+	double q = (double)(mux_est_inflight(e) + e->queued) -
 		   r * (base_rtt(e) + MUX_FB_INTERVAL);
 
 	return q > 0 ? q / r : 0;

@@ -78,6 +78,8 @@ struct mux_est {
 	double dlv_at, first_at;
 	struct mux_fb fb;		/* the last feedback */
 	double fb_at;
+	double pace_at;			/* when what was paced has gone */
+	uint64_t queued;		/* bytes waiting for pacing */
 	struct mux_sent ring[MUX_EST_RING];
 };
 
@@ -99,6 +101,11 @@ bool mux_est_stalled(const struct mux_est *e, double now);
 void mux_est_forget_inflight(struct mux_est *e);
 /* Seconds until a packet of bytes sent now would arrive. */
 double mux_est_arrival(const struct mux_est *e, size_t bytes);
+/* Pacing: the rate the link is fed at (bytes/s, 0: not paced); when a
+ * packet of bytes given to the link now may leave. Bytes given to the
+ * link and not yet sent (queued) count against its window. */
+double mux_est_pace_rate(const struct mux_est *e);
+double mux_est_pace(struct mux_est *e, size_t bytes, double now);
 
 /* A data message's dependency (header bytes 8-9): how far back the
  * previous packet of its flow was, which the receiver must have released
@@ -167,7 +174,8 @@ double mux_reorder_deadline(const struct mux_reorder *r);
 struct mux_kept {
 	uint32_t seq, lseq;
 	uint16_t len;
-	double at;
+	double at;		/* when given to the link; 0: resent */
+	double due;		/* when pacing lets it leave */
 };
 
 struct mux_link {
@@ -182,6 +190,8 @@ struct mux_link {
 	double retire_at;	/* then freed, its rest resent elsewhere */
 	uint16_t id;
 	uint32_t tx_lseq;	/* next per-link sequence number */
+	uint32_t tx_next;	/* the first not sent yet: from here to
+				 * tx_lseq they wait for pacing */
 	uint32_t rx_max;	/* highest global sequence it delivered */
 	struct mux_est est;	/* what the link does, from feedback */
 	struct mux_fb rx_fb;	/* what we received, for our feedback */
@@ -226,6 +236,8 @@ struct mux {
 	struct mux_txq q;
 	ev_timer ro_timer;		/* gives up a hole that waited enough */
 	ev_timer fb_timer;		/* sends feedback, finds stalls */
+	ev_timer pace_timer;		/* sends what waits for pacing */
+	double pace_wake;		/* when it fires */
 	struct mux_link links[MUX_MAX_LINKS];
 	struct mux_wrr wrr[MUX_MAX_LINKS];	/* parallel to links[] */
 };

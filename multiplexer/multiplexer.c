@@ -244,7 +244,8 @@ void mux_link_set_stream(struct mux *m, uint16_t id, bool stream)
  * what we measured, not what is configured (the rate cap). */
 static void link_reset_seq(struct mux_link *l)
 {
-	double cap = l->est.cap;
+	double cap = l->est.cap, pace_at = l->est.pace_at;
+	uint64_t queued = l->est.queued;	/* still waiting to go */
 
 	memset(&l->rx_fb, 0, sizeof(l->rx_fb));
 	l->rx_seen = false;
@@ -253,6 +254,8 @@ static void link_reset_seq(struct mux_link *l)
 	l->stalled = false;
 	mux_est_init(&l->est);
 	l->est.cap = cap;
+	l->est.pace_at = pace_at;
+	l->est.queued = queued;
 }
 
 static void peer_restarted(struct mux *m, uint32_t epoch)

@@ -15,14 +15,20 @@
 
 enum tier { TIER_MAIN, TIER_BACKUP, TIER_STALLED, TIERS };
 
+#define PACE_RETRY 0.001	/* s: a full socket buffer is tried again */
+
+static void pace_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
 int mux_sched_init(struct mux *m)
 {
+	ev_init(&m->pace_timer, pace_cb);
 	m->q.pool = malloc(MUX_TXQ * m->slot_len);
 	return m->q.pool ? 0 : -ENOMEM;
 }
 
 void mux_sched_free(struct mux *m)
 {
+	ev_timer_stop(m->loop, &m->pace_timer);
 	free(m->q.pool);
 	m->q.pool = NULL;
 }
@@ -52,30 +58,66 @@ static uint8_t *kept_msg(const struct mux *m, const struct mux_link *l,
 	return l->kept_pool + (lseq % MUX_KEEP) * m->slot_len;
 }
 
-/* Sends packet seq (msg: MUX_HDR_LEN bytes of room, then len bytes) on l
- * and keeps a copy for resending. */
-static int xmit(struct mux *m, struct mux_link *l, uint32_t seq,
-		uint8_t *msg, size_t len)
+/* The pacing timer fires at at, or sooner if it was to already. */
+static void pace_arm(struct mux *m, double at)
 {
-	double now = ev_now(m->loop);
-	struct mux_kept *k = &l->kept[l->tx_lseq % MUX_KEEP];
-	uint8_t *copy = kept_msg(m, l, l->tx_lseq);
+	if (ev_is_active(&m->pace_timer) && m->pace_wake <= at)
+		return;
+	ev_timer_stop(m->loop, &m->pace_timer);
+	m->pace_wake = at;
+	at -= ev_now(m->loop);
+	ev_timer_set(&m->pace_timer, at > 0 ? at : 0, 0.0);
+	ev_timer_start(m->loop, &m->pace_timer);
+}
+
+/* Puts l's packet lseq (msg, len bytes with the header) on the wire. */
+static int wire(struct mux *m, struct mux_link *l, uint32_t lseq,
+		const uint8_t *msg, size_t len, double now)
+{
 	int err;
 
-	put_be32(msg, seq);
-	put_be32(msg + 4, l->tx_lseq);
-	err = m->cfg.ops->send(m->cfg.ctx, l->id, MUX_MSG_DATA, msg,
-			       len + MUX_HDR_LEN);
+	err = m->cfg.ops->send(m->cfg.ctx, l->id, MUX_MSG_DATA, msg, len);
 	if (err < 0) {
 		l->st.send_fail++;
 		return err;
 	}
 	l->st.data_tx++;
-	mux_est_sent(&l->est, l->tx_lseq, len + MUX_HDR_LEN, now);
+	mux_est_sent(&l->est, lseq, len, now);
+	return 0;
+}
+
+/* Gives packet seq (msg: MUX_HDR_LEN bytes of room, then len bytes) to
+ * l, keeping a copy for resending. It leaves now if nothing waits on l
+ * and pacing allows (an error then means l did not take it), else when
+ * pacing lets it; it counts against l's window meanwhile. */
+static int xmit(struct mux *m, struct mux_link *l, uint32_t seq,
+		uint8_t *msg, size_t len)
+{
+	double now = ev_now(m->loop), pace_at = l->est.pace_at;
+	uint32_t lseq = l->tx_lseq;
+	struct mux_kept *k = &l->kept[lseq % MUX_KEEP];
+	uint8_t *copy = kept_msg(m, l, lseq);
+	double due = m->cfg.sched == MUX_SCHED_ROUNDROBIN ? now :
+		     mux_est_pace(&l->est, len + MUX_HDR_LEN, now);
+
+	put_be32(msg, seq);
+	put_be32(msg + 4, lseq);
+	if (l->tx_next == lseq && due <= now) {
+		int err = wire(m, l, lseq, msg, len + MUX_HDR_LEN, now);
+
+		if (err < 0) {
+			l->est.pace_at = pace_at;	/* it did not go */
+			return err;
+		}
+		l->tx_next++;
+	} else {
+		l->est.queued += len + MUX_HDR_LEN;
+		pace_arm(m, due);
+	}
 	if (copy != msg)
 		memcpy(copy, msg, len + MUX_HDR_LEN);
-	*k = (struct mux_kept){ .seq = seq, .lseq = l->tx_lseq,
-				.len = (uint16_t)len, .at = now };
+	*k = (struct mux_kept){ .seq = seq, .lseq = lseq,
+				.len = (uint16_t)len, .at = now, .due = due };
 	l->tx_lseq++;
 	return 0;
 }
@@ -103,7 +145,9 @@ static int pick_earliest(struct mux *m, size_t len, int skip)
 			continue;
 		if (t != TIER_STALLED)
 			live = true;
-		if (!mux_est_room(&l->est, len + MUX_HDR_LEN))
+		/* packets waiting for pacing have their copy kept */
+		if (!mux_est_room(&l->est, len + MUX_HDR_LEN) ||
+		    l->tx_lseq - l->tx_next >= MUX_KEEP)
 			continue;
 		at = mux_est_arrival(&l->est, len + MUX_HDR_LEN);
 		/* a stream link loses ties to a UDP one */
@@ -403,6 +447,64 @@ static void resend(struct mux *m, struct mux_link *l, uint32_t lseq,
 	k->at = 0;
 }
 
+/* What waits on l for pacing goes on the best links instead (first in
+ * the queue, oldest first), and its link sequence numbers are taken
+ * back: they never went out. */
+static void unqueue(struct mux *m, struct mux_link *l, double now)
+{
+	while (l->tx_lseq != l->tx_next) {
+		struct mux_kept *k = &l->kept[--l->tx_lseq % MUX_KEEP];
+
+		if (k->at && now - k->at <= MUX_RESEND_AGE)
+			txq_add_resend(m, kept_msg(m, l, l->tx_lseq), k->len,
+				       k->seq, k->at);
+		k->at = 0;
+	}
+	l->est.queued = 0;
+	l->est.pace_at = 0;
+}
+
+/* Sends what waits on l and is due; returns when the next one is. */
+static double pace_flush(struct mux *m, struct mux_link *l, double now)
+{
+	int err;
+
+	while (l->tx_next != l->tx_lseq) {
+		struct mux_kept *k = &l->kept[l->tx_next % MUX_KEEP];
+
+		if (k->due > now)
+			return k->due;
+		err = wire(m, l, l->tx_next, kept_msg(m, l, l->tx_next),
+			   k->len + MUX_HDR_LEN, now);
+		/* its socket's buffer is full (or an old ICMP error came
+		 * back instead): again in a moment, in order */
+		if (err == -EAGAIN || err == -ENOBUFS || err == -ECONNREFUSED)
+			return now + PACE_RETRY;
+		if (err < 0) {
+			/* the link cannot send: the rest goes elsewhere */
+			unqueue(m, l, now);
+			mux_sched_drain(m);
+			break;
+		}
+		l->est.queued -= k->len + MUX_HDR_LEN;
+		l->tx_next++;
+	}
+	return INFINITY;
+}
+
+static void pace_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct mux *m = container_of(w, struct mux, pace_timer);
+	double now = ev_now(loop), next = INFINITY;
+
+	(void)revents;
+	for (size_t i = 0; i < MUX_MAX_LINKS; i++)
+		if (m->links[i].used)
+			next = fmin(next, pace_flush(m, &m->links[i], now));
+	if (next < INFINITY)
+		pace_arm(m, next);
+}
+
 /* Everything l had in flight, oldest first. */
 static void resend_inflight(struct mux *m, struct mux_link *l, double now)
 {
@@ -436,6 +538,7 @@ static void stall(struct mux *m, struct mux_link *l, double now)
 	l->st.stalls++;
 	log_info("link %s (id %u) stalled: nothing confirmed for %.0f ms",
 		 l->st.name, l->id, 1e3 * mux_est_rto(&l->est));
+	unqueue(m, l, now);
 	resend_inflight(m, l, now);
 	mux_est_forget_inflight(&l->est);
 	l->probe_wait = mux_est_rto(&l->est);
@@ -458,8 +561,10 @@ static void probe(struct mux *m, struct mux_link *l, double now)
 
 void mux_sched_give_back(struct mux *m, struct mux_link *l)
 {
-	if (m->cfg.sched != MUX_SCHED_ROUNDROBIN)
+	if (m->cfg.sched != MUX_SCHED_ROUNDROBIN) {
+		unqueue(m, l, ev_now(m->loop));
 		resend_inflight(m, l, ev_now(m->loop));
+	}
 }
 
 void mux_sched_heard(struct mux *m, struct mux_link *l)
@@ -481,7 +586,8 @@ void mux_sched_tick(struct mux *m, double now)
 		 * slave then forgets the link; the master keeps it, unused,
 		 * until it falls silent, so its last packets do not make it
 		 * learn the link again. */
-		done = !mux_est_inflight(&l->est) || now >= l->retire_at;
+		done = (!mux_est_inflight(&l->est) &&
+			l->tx_next == l->tx_lseq) || now >= l->retire_at;
 		if (!l->up || (done && !m->cfg.master)) {
 			mux_link_free(m, l);
 		} else if (done) {

@@ -10,6 +10,7 @@
 
 #include <check.h>
 
+#include "bytes.h"
 #include "multiplexer-int.h"
 
 START_TEST(wrr_exact_shares)
@@ -96,6 +97,8 @@ struct fake {
 		uint8_t type;
 		size_t len;
 		uint16_t dep;	/* data: header bytes 8-9 */
+		uint32_t seq;	/* data: header bytes 0-3 */
+		double at;	/* wall time it was handed over */
 	} sent[SENT_MAX];
 	uint8_t last_ka[MUX_KEEPALIVE_LEN];
 	int per_link[8];
@@ -129,6 +132,9 @@ static int fake_send(void *ctx, uint16_t link, uint8_t type, const void *buf,
 		f->sent[f->nsent].link = link;
 		f->sent[f->nsent].type = type;
 		f->sent[f->nsent].len = len;
+		f->sent[f->nsent].at = ev_time();
+		if (type == MUX_MSG_DATA && len >= MUX_HDR_LEN)
+			f->sent[f->nsent].seq = get_be32(buf);
 		if (type == MUX_MSG_DATA && len >= MUX_HDR_LEN)
 			f->sent[f->nsent].dep = (uint16_t)(
 				((const uint8_t *)buf)[8] << 8 |
@@ -1223,6 +1229,139 @@ START_TEST(sched_earliest_arrival)
 }
 END_TEST
 
+/* Pacing: a capped link is fed at its cap, a few packets at once and
+ * then one packet time apart; a link without a cap is not paced, however
+ * well it is measured. */
+START_TEST(est_pace)
+{
+	static struct mux_est e;
+	static struct sim s = { .rate = 2.5e6, .owd = 0.010 };
+	double t, r = 1e6, due, prev = 0;
+	int now_n = 0;
+
+	mux_est_init(&e);
+	ck_assert_double_eq(mux_est_pace_rate(&e), 0);
+	ck_assert_double_eq(mux_est_pace(&e, 1250, 1.0), 1.0);
+	t = sim_run(&s, &e, 1, 4, true, 0);
+	ck_assert(e.measured);
+	ck_assert_double_eq(mux_est_pace_rate(&e), 0);
+	ck_assert_double_eq(mux_est_pace(&e, 1250, t), t);
+	e.cap = r;
+	ck_assert_double_eq(mux_est_pace_rate(&e), r);
+	/* idle: the first two or three go now, then one every 1250 / r */
+	for (int i = 0; i < 20; i++) {
+		due = mux_est_pace(&e, 1250, t);
+		if (due <= t)
+			now_n++;
+		else
+			ck_assert_double_eq_tol(due - prev, 1250 / r, 1e-9);
+		prev = due;
+	}
+	ck_assert_int_ge(now_n, 2);
+	ck_assert_int_le(now_n, 4);
+	ck_assert_double_eq_tol(due - t, (20 - now_n) * 1250 / r, 2500 / r);
+}
+END_TEST
+
+/* Link id's estimate, made up: measured at rate bytes/s over min_rtt. */
+static struct mux_link *fake_measured(uint16_t id, double rate, double rtt)
+{
+	for (size_t i = 0; i < MUX_MAX_LINKS; i++) {
+		struct mux_link *l = &mux->links[i];
+
+		if (!l->used || l->id != id)
+			continue;
+		l->est.have_rtt = l->est.have_fb = l->est.measured = true;
+		l->est.full = true;
+		l->est.btlbw = rate;
+		l->est.srtt = l->est.min_rtt = rtt;
+		l->est.min_rtt_at = ev_now(loop);
+		return l;
+	}
+	ck_abort_msg("no link %u", id);
+	return NULL;
+}
+
+/* In the mux: a burst on a capped link is spread at the cap; what waits
+ * counts against the window, so the other link takes the rest. */
+START_TEST(mux_paced_burst)
+{
+	struct mux_link *a;
+	double r = 1e6, first, last;
+	int n, base;
+
+	two_links_up();
+	/* a: 1 MB/s, 20 ms, capped there; b: much slower, used once a is
+	 * full */
+	a = fake_measured(1, r, 0.020);
+	mux_link_set_rate_cap(mux, 1, r);
+	fake_measured(2, 1e4, 0.200);
+	base = fk.nsent;
+	for (int i = 0; i < 20; i++)
+		ck_assert_int_eq(msend_udp(1000, 1000), 0);
+	/* only the first few left at once; the rest wait on a */
+	ck_assert_int_ge(fk.per_link[1], 1);
+	ck_assert_int_le(fk.per_link[1], 5);
+	ck_assert_int_eq(fk.per_link[2], 0);
+	ck_assert_uint_gt(a->est.queued, 0);
+	run_for(0.05);
+	ck_assert_int_eq(fk.per_link[1], 20);
+	ck_assert_uint_eq(a->est.queued, 0);
+	/* spread over (20 - the burst) packet times at r */
+	n = fk.nsent - base;
+	first = fk.sent[base].at;
+	last = fk.sent[base + n - 1].at;
+	ck_assert_double_ge(last - first,
+			    (20 - 5) * (1000 + MUX_HDR_LEN) / r - 0.002);
+	/* a's window (1.1 x 1 MB/s x 30 ms) holds 33 kB, waiting or not:
+	 * of 60 more, what does not fit goes on b */
+	for (int i = 0; i < 60; i++)
+		msend_udp(1000, 1000);
+	ck_assert_int_gt(fk.per_link[2], 0);
+	ck_assert_double_le((double)(mux_est_inflight(&a->est) +
+				     a->est.queued), mux_est_cwnd(&a->est));
+}
+END_TEST
+
+/* Packets waiting on a link that goes away leave on another with their
+ * sequence numbers; the link's own numbers for them are taken back. */
+START_TEST(mux_paced_moved_on_del)
+{
+	struct mux_link *a;
+	uint32_t seqs[40];
+	int n = 0, base;
+
+	two_links_up();
+	a = fake_measured(1, 1e6, 0.020);
+	mux_link_set_rate_cap(mux, 1, 1e6);
+	fake_measured(2, 1e6, 0.100);
+	for (int i = 0; i < 20; i++)
+		msend_udp(1000, 1000);
+	ck_assert_int_eq(fk.per_link[2], 0);
+	ck_assert_uint_gt(a->tx_lseq - a->tx_next, 5);
+	for (int i = 0; i < fk.nsent; i++)
+		if (fk.sent[i].type == MUX_MSG_DATA && fk.sent[i].link == 1)
+			seqs[n++] = fk.sent[i].seq;
+	ck_assert_int_lt(n, 20);
+	base = fk.nsent;
+	ck_assert_int_eq(mux_link_del(mux, 1, false), 0);
+	run_for(0.05);
+	/* the other 20 - n, oldest first, on b: all 20 went exactly once
+	 * (b also gets a's sent ones again: their fate is unknown) */
+	for (int i = base; i < fk.nsent; i++)
+		if (fk.sent[i].type == MUX_MSG_DATA && fk.sent[i].link == 2)
+			seqs[n++] = fk.sent[i].seq;
+	ck_assert_int_ge(n, 20);
+	for (uint32_t q = 0; q < 20; q++) {
+		int k = 0;
+
+		for (int i = 0; i < n; i++)
+			k += seqs[i] == q;
+		ck_assert_msg(k >= 1, "packet %u lost", q);
+	}
+}
+END_TEST
+
 /* In the mux: with estimates for both links, traffic splits by what the
  * links can carry, not by weight. */
 START_TEST(mux_earliest_splits_by_rate)
@@ -1678,6 +1817,28 @@ START_TEST(mux_peer_restart)
 }
 END_TEST
 
+/* Packets waiting for pacing when the peer restarts still go, and the
+ * link's window comes back whole. */
+START_TEST(mux_paced_peer_restart)
+{
+	uint8_t ka[MUX_KA_ACK_LEN] = { [11] = 7 };
+	struct mux_link *a;
+
+	mux_link_add(mux, 1, "a", 1);
+	ack(1);
+	a = fake_measured(1, 1e6, 0.020);
+	mux_link_set_rate_cap(mux, 1, 1e6);
+	for (int i = 0; i < 20; i++)
+		msend_udp(1000, 1000);
+	ck_assert_uint_gt(a->est.queued, 0);
+	mux_input(mux, 1, MUX_MSG_KEEPALIVE_ACK, ka, sizeof(ka));
+	run_for(0.05);
+	ck_assert_int_eq(fk.per_link[1], 20);
+	ck_assert_uint_eq(a->est.queued, 0);
+	ck_assert(mux_est_room(&a->est, 1500));
+}
+END_TEST
+
 static Suite *mux_suite(void)
 {
 	Suite *s = suite_create("multiplexer");
@@ -1710,6 +1871,7 @@ static Suite *mux_suite(void)
 	tcase_add_test(tc, est_rtt);
 	tcase_add_test(tc, est_stall);
 	tcase_add_test(tc, sched_earliest_arrival);
+	tcase_add_test(tc, est_pace);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("earliest");
@@ -1724,6 +1886,9 @@ static Suite *mux_suite(void)
 	tcase_add_test(tc, mux_peer_restart);
 	tcase_add_test(tc, mux_link_drains);
 	tcase_add_test(tc, mux_link_del_resends);
+	tcase_add_test(tc, mux_paced_burst);
+	tcase_add_test(tc, mux_paced_moved_on_del);
+	tcase_add_test(tc, mux_paced_peer_restart);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("master_earliest");

@@ -8,7 +8,8 @@
 # the tunnel idle and under load, and the reorder counters.
 # Usage (root): tests/bench/aggregate.sh [build-dir] [SECS]
 # Environment: BENCH_CC=cubic|bbr|reno (the flow's TCP congestion control;
-# default: the system's), BENCH_SCHEDS="earliest roundrobin".
+# default: the system's), BENCH_SCHEDS="earliest roundrobin", BENCH_QUEUE=MS
+# (each uplink's buffer, as time at its rate; default 100).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=$(realpath "${1:-$ROOT/build}")
@@ -42,15 +43,16 @@ stat_sum()	# ROLE LINK KEY: value from the last stats lines (0 if none)
 
 run_direction()	# SCHED TITLE DIR(tx|rx) [iperf3 flags]
 {
-	local sched=$1 title=$2 dir=$3 out gp rtt i total=0 recv
+	local sched=$1 title=$2 dir=$3 out gp rtt i total=0 recv send
 	shift 3
-	recv=master
-	[[ $dir == rx ]] && recv=slave
+	recv=master send=slave
+	[[ $dir == rx ]] && recv=slave send=master
 	br_usr1 slave
-	br_usr1 "$recv"
-	declare -A before
+	br_usr1 master
+	declare -A before resent0
 	for n in "${NAMES[@]}"; do
 		before[$n]=$(stat_sum slave "$n" "${dir}_bytes")
+		resent0[$n]=$(stat_sum "$send" "$n" resent)
 	done
 	local held0 lost0 late0
 	held0=$(br_total "$recv" reorder_held)
@@ -63,7 +65,7 @@ run_direction()	# SCHED TITLE DIR(tx|rx) [iperf3 flags]
 	rtt=$(cat "$BR_TMP/ping.$dir")
 	gp=$(awk '/receiver/ { print $(NF-2) }' <<<"$out")
 	br_usr1 slave
-	br_usr1 "$recv"
+	br_usr1 master
 	printf '  %-10s %-9s goodput %6.2f Mbit/s  efficiency %.2f  RTT under load %s ms\n' \
 		"$sched" "$title" "$gp" "$(awk -v g="$gp" -v s=$SUM 'BEGIN { print g / s }')" "${rtt:-?}"
 	for n in "${NAMES[@]}"; do
@@ -80,6 +82,11 @@ run_direction()	# SCHED TITLE DIR(tx|rx) [iperf3 flags]
 		$(( $(br_total "$recv" reorder_held) - held0 )) \
 		$(( $(br_total "$recv" reorder_late) - late0 )) \
 		$(( $(br_total "$recv" reorder_lost) - lost0 ))
+	printf '             resent by the sender:'
+	for n in "${NAMES[@]}"; do
+		printf '  %s %s' "$n" $(( $(stat_sum "$send" "$n" resent) - ${resent0[$n]} ))
+	done
+	echo
 }
 
 bench_links "${LINKS[@]}"
@@ -88,7 +95,7 @@ br_bg "$BR_NS_SRV" "$BR_TMP/iperf-s.log" iperf3 -s -B "$BR_SRV_IP"
 br_wait_listen "$BR_NS_SRV" tcp 5201
 echo
 cc=${BENCH_CC:-$(br_in "$BR_NS_SLAVE" sysctl -n net.ipv4.tcp_congestion_control)}
-echo "braid aggregate benchmark: links 8/20/12 Mbit/s, one-way 10/40/25 ms, 0.5 % loss on the 12; $SECS s per flow, TCP $cc"
+echo "braid aggregate benchmark: links 8/20/12 Mbit/s, one-way 10/40/25 ms, 0.5 % loss on the 12, ${BENCH_QUEUE:-100} ms buffers; $SECS s per flow, TCP $cc"
 # what a full link carries of TCP payload: MSS 1348 (MTU 1400 less IP, TCP
 # and timestamps) in a frame of 1400 + 48 (braid) + 28 (UDP/IP) + 14
 echo "  (per-packet overhead caps efficiency at $(awk 'BEGIN { printf "%.3f", 1348 / (1400 + 52 + 28 + 14) }'))"

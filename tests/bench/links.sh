@@ -26,7 +26,7 @@ bench_links()
 		ip -n "$ns" link set dev ib up
 		br_bg "$ns" "$BR_TMP/impair$i.log" "$BENCH_IMPAIR" ia ib \
 			--rate "$rate" --delay "$delay" --loss "$loss" \
-			--queue 100 --ctl "$BR_TMP/impair$i.sock" --stats
+			--queue "${BENCH_QUEUE:-100}" --ctl "$BR_TMP/impair$i.sock" --stats
 		br_wait_for 5 grep -q ready "$BR_TMP/impair$i.log" ||
 			br_fail "impair on uplink $i did not start"
 		br_uplink_routes "$i"
