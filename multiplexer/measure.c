@@ -76,6 +76,7 @@ void mux_est_sent(struct mux_est *e, uint32_t lseq, size_t bytes, double now)
 	if (!mux_est_inflight(e)) {
 		e->dlv_at = now;
 		e->first_at = now;
+		e->rx_stale = true;
 		e->una = lseq;
 	}
 	/* below its pipe (or a few packets, before the pipe is known) the
@@ -90,6 +91,7 @@ void mux_est_sent(struct mux_est *e, uint32_t lseq, size_t bytes, double now)
 	s->bytes_cum = e->sent_bytes;
 	s->dlv = e->dlv;
 	s->dlv_rx_at = e->dlv_rx_at;
+	s->rx_stale = e->rx_stale;
 	s->dlv_at = e->have_fb ? e->dlv_at : 0;
 	s->first_at = e->first_at;
 }
@@ -191,7 +193,10 @@ static void acked(struct mux_est *e, const struct mux_fb *fb,
 	if (rtt > 0)
 		rtt_sample(e, rtt, now);
 	if (s->dlv_at && e->have_fb) {
-		double ival = (int32_t)(fb->rx_at - s->dlv_rx_at) / 1e6;
+		/* the receiver's interval, unless it spans an idle spell
+		 * (it would make the rate look tiny): then the sender's */
+		double ival = s->rx_stale ? now - s->dlv_at :
+			      (int32_t)(fb->rx_at - s->dlv_rx_at) / 1e6;
 		double snd = s->at - s->first_at;
 
 		if (snd > ival)
@@ -229,6 +234,7 @@ bool mux_est_feedback(struct mux_est *e, const struct mux_fb *fb, double now)
 	e->fb_at = now;
 	e->dlv = fb->rx_bytes;
 	e->dlv_rx_at = fb->rx_at;
+	e->rx_stale = false;
 	e->dlv_at = now;
 	e->have_fb = true;
 	return fresh;

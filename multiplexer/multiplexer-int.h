@@ -54,6 +54,7 @@ struct mux_sent {
 	double dlv_at;		/* when dlv was reported; 0: unknown */
 	uint64_t dlv;		/* bytes the receiver had reported */
 	uint32_t dlv_rx_at;	/* and its clock then */
+	bool rx_stale;		/* that was before an idle spell */
 	uint64_t bytes_cum;	/* bytes sent up to and with this one */
 };
 
@@ -75,6 +76,7 @@ struct mux_est {
 	uint32_t una, next_lseq;	/* oldest unacked; next to send */
 	uint64_t dlv;			/* bytes delivered, as last reported */
 	uint32_t dlv_rx_at;		/* the receiver's clock for it (us) */
+	bool rx_stale;			/* reported before an idle spell */
 	double dlv_at, first_at;
 	struct mux_fb fb;		/* the last feedback */
 	double fb_at;

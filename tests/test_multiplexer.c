@@ -1125,6 +1125,27 @@ START_TEST(est_app_limited_and_slowdown)
 }
 END_TEST
 
+/* A burst after an idle spell: its rate is measured over the burst, not
+ * over the silence before it (the receiver's last report was seconds
+ * ago), so a link that was quiet does not look slow. */
+START_TEST(est_idle_restart)
+{
+	static struct mux_est e;
+	static struct sim s = { .rate = 2.5e6, .owd = 0.010 };
+	double t;
+
+	mux_est_init(&e);
+	/* a ping every half second, then two seconds of nothing */
+	t = sim_run(&s, &e, 1, 3, false, 0.5);
+	t = sim_run(&s, &e, t, t + 2, false, 100);
+	for (int i = 0; i < 8; i++)
+		sim_send(&s, &e, t, 1250);
+	sim_run(&s, &e, t, t + 0.2, false, 100);
+	ck_assert(e.measured);
+	ck_assert_double_gt(e.btlbw, 2.5e6 / 10);
+}
+END_TEST
+
 /* Losses counted from the receiver's count against the sequence span. */
 START_TEST(est_loss)
 {
@@ -1868,6 +1889,7 @@ static Suite *mux_suite(void)
 	tcase_add_test(tc, est_converges);
 	tcase_add_test(tc, est_app_limited_and_slowdown);
 	tcase_add_test(tc, est_loss);
+	tcase_add_test(tc, est_idle_restart);
 	tcase_add_test(tc, est_rtt);
 	tcase_add_test(tc, est_stall);
 	tcase_add_test(tc, sched_earliest_arrival);
