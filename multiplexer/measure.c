@@ -107,16 +107,40 @@ double mux_est_pace_rate(const struct mux_est *e)
 	return e->cap;
 }
 
-double mux_est_pace(struct mux_est *e, size_t bytes, double now)
+/* What the link was given beyond its pacing rate (bytes), paid off at
+ * the rate as time passes: a change of rate applies at once. */
+static void pace_settle(struct mux_est *e, double r, double now)
 {
-	double r = mux_est_pace_rate(e), due;
+	if (r <= 0)
+		e->pace_debt = 0;
+	else if (now > e->pace_t)
+		e->pace_debt = fmax(0, e->pace_debt - r * (now - e->pace_t));
+	if (now > e->pace_t)
+		e->pace_t = now;
+}
+
+double mux_est_pace_wait(struct mux_est *e, size_t bytes, double now)
+{
+	double r = mux_est_pace_rate(e), over;
 
 	if (r <= 0)
-		return now;
-	due = fmax(e->pace_at, now);
-	e->pace_at = due + bytes / r;
-	/* a little may go at once: timers fire a millisecond late anyway */
-	return due - fmax(PACE_BURST / r, PACE_BURST_TIME);
+		return 0;
+	pace_settle(e, r, now);
+	/* a little may go at once (timers fire a millisecond late anyway),
+	 * and a packet bigger than that when nothing is owed */
+	over = e->pace_debt + bytes - fmax(fmax(PACE_BURST, r * PACE_BURST_TIME),
+					   bytes);
+	return over / r > 1e-6 ? over / r : 0;	/* not rounding errors */
+}
+
+void mux_est_paced(struct mux_est *e, size_t bytes, double now)
+{
+	double r = mux_est_pace_rate(e);
+
+	if (r <= 0)
+		return;
+	pace_settle(e, r, now);
+	e->pace_debt += bytes;
 }
 
 /* Windowed max of delivery-rate samples. A sample taken while the link

@@ -80,7 +80,8 @@ struct mux_est {
 	double dlv_at, first_at;
 	struct mux_fb fb;		/* the last feedback */
 	double fb_at;
-	double pace_at;			/* when what was paced has gone */
+	double pace_debt, pace_t;	/* bytes given beyond the pacing
+					 * rate, as of pace_t */
 	uint64_t queued;		/* bytes waiting for pacing */
 	struct mux_sent ring[MUX_EST_RING];
 };
@@ -103,11 +104,12 @@ bool mux_est_stalled(const struct mux_est *e, double now);
 void mux_est_forget_inflight(struct mux_est *e);
 /* Seconds until a packet of bytes sent now would arrive. */
 double mux_est_arrival(const struct mux_est *e, size_t bytes);
-/* Pacing: the rate the link is fed at (bytes/s, 0: not paced); when a
- * packet of bytes given to the link now may leave. Bytes given to the
- * link and not yet sent (queued) count against its window. */
+/* Pacing: the rate the link is fed at (bytes/s, 0: not paced); how long
+ * until a packet of bytes may leave; it left. Bytes given to the link
+ * and not yet sent (queued) count against its window. */
 double mux_est_pace_rate(const struct mux_est *e);
-double mux_est_pace(struct mux_est *e, size_t bytes, double now);
+double mux_est_pace_wait(struct mux_est *e, size_t bytes, double now);
+void mux_est_paced(struct mux_est *e, size_t bytes, double now);
 
 /* A data message's dependency (header bytes 8-9): how far back the
  * previous packet of its flow was, which the receiver must have released
@@ -177,7 +179,6 @@ struct mux_kept {
 	uint32_t seq, lseq;
 	uint16_t len;
 	double at;		/* when given to the link; 0: resent */
-	double due;		/* when pacing lets it leave */
 };
 
 struct mux_link {

@@ -244,7 +244,7 @@ void mux_link_set_stream(struct mux *m, uint16_t id, bool stream)
  * what we measured, not what is configured (the rate cap). */
 static void link_reset_seq(struct mux_link *l)
 {
-	double cap = l->est.cap, pace_at = l->est.pace_at;
+	double cap = l->est.cap, debt = l->est.pace_debt, t = l->est.pace_t;
 	uint64_t queued = l->est.queued;	/* still waiting to go */
 
 	memset(&l->rx_fb, 0, sizeof(l->rx_fb));
@@ -254,7 +254,8 @@ static void link_reset_seq(struct mux_link *l)
 	l->stalled = false;
 	mux_est_init(&l->est);
 	l->est.cap = cap;
-	l->est.pace_at = pace_at;
+	l->est.pace_debt = debt;
+	l->est.pace_t = t;
 	l->est.queued = queued;
 }
 

@@ -18,6 +18,7 @@ enum tier { TIER_MAIN, TIER_BACKUP, TIER_STALLED, TIERS };
 #define PACE_RETRY 0.001	/* s: a full socket buffer is tried again */
 
 static void pace_cb(struct ev_loop *loop, ev_timer *w, int revents);
+static void pace_run(struct mux *m, double now);
 
 int mux_sched_init(struct mux *m)
 {
@@ -83,6 +84,8 @@ static int wire(struct mux *m, struct mux_link *l, uint32_t lseq,
 	}
 	l->st.data_tx++;
 	mux_est_sent(&l->est, lseq, len, now);
+	if (m->cfg.sched != MUX_SCHED_ROUNDROBIN)
+		mux_est_paced(&l->est, len, now);
 	return 0;
 }
 
@@ -93,31 +96,30 @@ static int wire(struct mux *m, struct mux_link *l, uint32_t lseq,
 static int xmit(struct mux *m, struct mux_link *l, uint32_t seq,
 		uint8_t *msg, size_t len)
 {
-	double now = ev_now(m->loop), pace_at = l->est.pace_at;
+	double now = ev_now(m->loop), wait = 0;
 	uint32_t lseq = l->tx_lseq;
 	struct mux_kept *k = &l->kept[lseq % MUX_KEEP];
 	uint8_t *copy = kept_msg(m, l, lseq);
-	double due = m->cfg.sched == MUX_SCHED_ROUNDROBIN ? now :
-		     mux_est_pace(&l->est, len + MUX_HDR_LEN, now);
 
 	put_be32(msg, seq);
 	put_be32(msg + 4, lseq);
-	if (l->tx_next == lseq && due <= now) {
+	if (m->cfg.sched != MUX_SCHED_ROUNDROBIN)
+		wait = mux_est_pace_wait(&l->est, len + MUX_HDR_LEN, now);
+	if (l->tx_next == lseq && !wait) {
 		int err = wire(m, l, lseq, msg, len + MUX_HDR_LEN, now);
 
-		if (err < 0) {
-			l->est.pace_at = pace_at;	/* it did not go */
+		if (err < 0)
 			return err;
-		}
 		l->tx_next++;
 	} else {
 		l->est.queued += len + MUX_HDR_LEN;
-		pace_arm(m, due);
+		if (l->tx_next == lseq)		/* the first to wait */
+			pace_arm(m, now + wait);
 	}
 	if (copy != msg)
 		memcpy(copy, msg, len + MUX_HDR_LEN);
 	*k = (struct mux_kept){ .seq = seq, .lseq = lseq,
-				.len = (uint16_t)len, .at = now, .due = due };
+				.len = (uint16_t)len, .at = now };
 	l->tx_lseq++;
 	return 0;
 }
@@ -332,6 +334,7 @@ void mux_sched_drain(struct mux *m)
 	struct mux_txq *q = &m->q;
 	double now = ev_now(m->loop);
 
+	pace_run(m, now);
 	while (q->count) {
 		uint8_t *msg = q->pool + q->head * m->slot_len;
 		int err;
@@ -461,7 +464,6 @@ static void unqueue(struct mux *m, struct mux_link *l, double now)
 		k->at = 0;
 	}
 	l->est.queued = 0;
-	l->est.pace_at = 0;
 }
 
 /* Sends what waits on l and is due; returns when the next one is. */
@@ -471,9 +473,11 @@ static double pace_flush(struct mux *m, struct mux_link *l, double now)
 
 	while (l->tx_next != l->tx_lseq) {
 		struct mux_kept *k = &l->kept[l->tx_next % MUX_KEEP];
+		double wait = mux_est_pace_wait(&l->est, k->len + MUX_HDR_LEN,
+						now);
 
-		if (k->due > now)
-			return k->due;
+		if (wait > 0)
+			return now + wait;
 		err = wire(m, l, l->tx_next, kept_msg(m, l, l->tx_next),
 			   k->len + MUX_HDR_LEN, now);
 		/* its socket's buffer is full (or an old ICMP error came
@@ -492,17 +496,26 @@ static double pace_flush(struct mux *m, struct mux_link *l, double now)
 	return INFINITY;
 }
 
-static void pace_cb(struct ev_loop *loop, ev_timer *w, int revents)
+/* Sends what waits for pacing and is due on any link (rates may have
+ * changed since the timer was set); sets the timer for the rest. */
+static void pace_run(struct mux *m, double now)
 {
-	struct mux *m = container_of(w, struct mux, pace_timer);
-	double now = ev_now(loop), next = INFINITY;
+	double next = INFINITY;
 
-	(void)revents;
-	for (size_t i = 0; i < MUX_MAX_LINKS; i++)
-		if (m->links[i].used)
-			next = fmin(next, pace_flush(m, &m->links[i], now));
+	for (size_t i = 0; i < MUX_MAX_LINKS; i++) {
+		struct mux_link *l = &m->links[i];
+
+		if (l->used && l->tx_next != l->tx_lseq)
+			next = fmin(next, pace_flush(m, l, now));
+	}
 	if (next < INFINITY)
 		pace_arm(m, next);
+}
+
+static void pace_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)revents;
+	pace_run(container_of(w, struct mux, pace_timer), ev_now(loop));
 }
 
 /* Everything l had in flight, oldest first. */

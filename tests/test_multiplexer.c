@@ -1257,30 +1257,44 @@ START_TEST(est_pace)
 {
 	static struct mux_est e;
 	static struct sim s = { .rate = 2.5e6, .owd = 0.010 };
-	double t, r = 1e6, due, prev = 0;
+	double t, r = 1e6, w, sent_at = 0;
 	int now_n = 0;
 
 	mux_est_init(&e);
 	ck_assert_double_eq(mux_est_pace_rate(&e), 0);
-	ck_assert_double_eq(mux_est_pace(&e, 1250, 1.0), 1.0);
+	ck_assert_double_eq(mux_est_pace_wait(&e, 1250, 1.0), 0);
 	t = sim_run(&s, &e, 1, 4, true, 0);
 	ck_assert(e.measured);
 	ck_assert_double_eq(mux_est_pace_rate(&e), 0);
-	ck_assert_double_eq(mux_est_pace(&e, 1250, t), t);
+	for (int i = 0; i < 10; i++) {
+		ck_assert_double_eq(mux_est_pace_wait(&e, 1250, t), 0);
+		mux_est_paced(&e, 1250, t);
+	}
 	e.cap = r;
 	ck_assert_double_eq(mux_est_pace_rate(&e), r);
-	/* idle: the first two or three go now, then one every 1250 / r */
+	/* idle: the first two go now, then one every 1250 / r */
+	t += 1;
 	for (int i = 0; i < 20; i++) {
-		due = mux_est_pace(&e, 1250, t);
-		if (due <= t)
+		w = mux_est_pace_wait(&e, 1250, t);
+		if (w == 0) {
 			now_n++;
-		else
-			ck_assert_double_eq_tol(due - prev, 1250 / r, 1e-9);
-		prev = due;
+		} else if (i == now_n) {	/* the burst's credit used up */
+			ck_assert_double_le(t + w - sent_at, 1250 / r + 1e-9);
+			t += w;
+		} else {
+			ck_assert_double_eq_tol(t + w - sent_at, 1250 / r, 1e-9);
+			t += w;
+		}
+		ck_assert_double_eq(mux_est_pace_wait(&e, 1250, t), 0);
+		mux_est_paced(&e, 1250, t);
+		sent_at = t;
 	}
-	ck_assert_int_ge(now_n, 2);
-	ck_assert_int_le(now_n, 4);
-	ck_assert_double_eq_tol(due - t, (20 - now_n) * 1250 / r, 2500 / r);
+	ck_assert_int_eq(now_n, 2);
+	/* a higher cap applies to what already waits */
+	w = mux_est_pace_wait(&e, 1250, t);
+	ck_assert_double_gt(w, 0);
+	e.cap = 4 * r;
+	ck_assert_double_lt(mux_est_pace_wait(&e, 1250, t), w / 4);
 }
 END_TEST
 
