@@ -24,6 +24,8 @@
 #define STALL_MARGIN 0.030	/* s on top of srtt + 4 rttvar */
 #define RATE_IVAL_MIN 0.002	/* s: shorter rate samples are noise */
 #define PIPE_MIN (4 * 1500)	/* bytes in flight that keep a link busy */
+#define PACE_STARTUP_GAIN 2.885	/* pacing rate / rate while it grows */
+#define PACE_GAIN 1.25		/* after: room to find that it grew */
 #define PACE_BURST (2 * 1500)	/* bytes a link may send at once ... */
 #define PACE_BURST_TIME 0.001	/* ... or this long of its pacing rate */
 
@@ -96,15 +98,19 @@ void mux_est_sent(struct mux_est *e, uint32_t lseq, size_t bytes, double now)
 	s->first_at = e->first_at;
 }
 
-/* Bytes/s the link is fed at: its rate cap, so a capped link (a metered
- * phone, a shared uplink) gets a steady stream at the cap and not a
- * window's worth at once whenever feedback opens it. 0: not paced.
- * Uncapped links are not paced at their measured rate: a rate measured
- * low while a link carried little (pings) held packets back for up to
- * 300 ms before feedback could correct it. */
+/* Bytes/s the link is fed at: a little above its measured rate (2.9 times
+ * it while the rate still grows, as BBR's startup), so what the window
+ * allows leaves as a steady stream and not as a burst that overflows a
+ * shallow buffer or a policer in front of the link; at most its cap. 0:
+ * not paced, the rate is not measured yet. */
 double mux_est_pace_rate(const struct mux_est *e)
 {
-	return e->cap;
+	double r;
+
+	if (!e->have_rtt || !e->measured)
+		return e->cap;
+	r = e->btlbw * (e->full ? PACE_GAIN : PACE_STARTUP_GAIN);
+	return e->cap && r > e->cap ? e->cap : r;
 }
 
 /* What the link was given beyond its pacing rate (bytes), paid off at
