@@ -4,8 +4,10 @@
 # get the sum of the links? Three links of 8, 20 and 12 Mbit/s with one-way
 # delays of 10, 40 and 25 ms and 0.5 % loss on the third; one TCP flow for
 # SECS each way through the tunnel, for each scheduler. Prints goodput,
-# efficiency (goodput / sum of link rates), each link's share, RTT through
-# the tunnel idle and under load, and the reorder counters.
+# efficiency (goodput / sum of link rates), also from 3 s on (TCP's
+# start-up left out) and as a share of what the per-packet overhead
+# allows, each link's share, RTT through the tunnel idle and under load,
+# the reorder counters and the sender's resends.
 # Usage (root): tests/bench/aggregate.sh [build-dir] [SECS]
 # Environment: BENCH_CC=cubic|bbr|reno (the flow's TCP congestion control;
 # default: the system's), BENCH_SCHEDS="earliest roundrobin", BENCH_QUEUE=MS
@@ -21,11 +23,12 @@ BENCH_IMPAIR=$BUILD/tests/impair
 # shellcheck source=tests/bench/links.sh
 . "$ROOT/tests/bench/links.sh"
 br_require_root
-br_require_tools ip iperf3 ping socat awk
+br_require_tools ip iperf3 ping socat awk python3
 
 LINKS=("8mbit 10 0" "20mbit 40 0" "12mbit 25 0.5")
 NAMES=(l8 l20 l12)
 SUM=40
+STEADY=3	# s: the TCP flow's start-up is over by then
 
 # ping_avg COUNT: average RTT (ms) of pings slave -> master's TUN address.
 ping_avg()
@@ -39,6 +42,32 @@ stat_sum()	# ROLE LINK KEY: value from the last stats lines (0 if none)
 	local v
 	v=$(br_stat "$1" "$2" "$3")
 	echo "${v:-0}"
+}
+
+# iperf_figures JSON DIR: the receiver's goodput (Mbit/s) over the whole
+# run, and over its own one-second intervals from STEADY s on. For an
+# upload the receiver is the server, whose intervals come as text.
+iperf_figures()
+{
+	python3 - "$1" "$2" "$STEADY" <<'PY'
+import json, re, sys
+d = json.load(open(sys.argv[1]))
+steady = float(sys.argv[3])
+whole = d["end"]["sum_received"]["bits_per_second"] / 1e6
+iv = []
+if sys.argv[2] == "rx":
+    iv = [(i["sum"]["start"], i["sum"]["end"], i["sum"]["bytes"])
+          for i in d["intervals"]]
+else:
+    unit = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    for line in d.get("server_output_text", "").splitlines():
+        m = re.match(r"\[\s*\d+\]\s+([\d.]+)-([\d.]+)\s+sec\s+([\d.]+)\s+([KMG]?)Bytes", line)
+        if m and "sender" not in line and "receiver" not in line:
+            iv.append((float(m[1]), float(m[2]), float(m[3]) * unit[m[4]]))
+iv = [i for i in iv if i[0] >= steady - 1e-6]
+span = iv[-1][1] - iv[0][0] if iv else 0
+print("%.2f %.2f" % (whole, sum(i[2] for i in iv) * 8 / span / 1e6 if span else 0))
+PY
 }
 
 run_direction()	# SCHED TITLE DIR(tx|rx) [iperf3 flags]
@@ -60,14 +89,19 @@ run_direction()	# SCHED TITLE DIR(tx|rx) [iperf3 flags]
 	late0=$(br_total "$recv" reorder_late)
 	ping_avg $((SECS * 5 - 10)) >"$BR_TMP/ping.$dir" &
 	local pp=$!
-	out=$(br_in "$BR_NS_SLAVE" iperf3 -c "$BR_SRV_IP" -t "$SECS" -f m ${BENCH_CC:+-C "$BENCH_CC"} "$@")
+	br_in "$BR_NS_SLAVE" iperf3 -c "$BR_SRV_IP" -t "$SECS" -J \
+		--get-server-output ${BENCH_CC:+-C "$BENCH_CC"} "$@" \
+		>"$BR_TMP/iperf.$sched.$dir.json"
 	wait "$pp" || true
 	rtt=$(cat "$BR_TMP/ping.$dir")
-	gp=$(awk '/receiver/ { print $(NF-2) }' <<<"$out")
+	read -r gp steady < <(iperf_figures "$BR_TMP/iperf.$sched.$dir.json" "$dir")
 	br_usr1 slave
 	br_usr1 master
 	printf '  %-10s %-9s goodput %6.2f Mbit/s  efficiency %.2f  RTT under load %s ms\n' \
 		"$sched" "$title" "$gp" "$(awk -v g="$gp" -v s=$SUM 'BEGIN { print g / s }')" "${rtt:-?}"
+	printf '             from %s s on (TCP start-up left out): %.2f Mbit/s, efficiency %.2f, %.0f %% of the ceiling\n' \
+		"$STEADY" "$steady" "$(awk -v g="$steady" -v s=$SUM 'BEGIN { print g / s }')" \
+		"$(awk -v g="$steady" -v s=$SUM -v c="$CEILING" 'BEGIN { print 100 * g / s / c }')"
 	for n in "${NAMES[@]}"; do
 		i=$(( $(stat_sum slave "$n" "${dir}_bytes") - ${before[$n]} ))
 		total=$((total + i))
@@ -96,9 +130,10 @@ br_wait_listen "$BR_NS_SRV" tcp 5201
 echo
 cc=${BENCH_CC:-$(br_in "$BR_NS_SLAVE" sysctl -n net.ipv4.tcp_congestion_control)}
 echo "braid aggregate benchmark: links 8/20/12 Mbit/s, one-way 10/40/25 ms, 0.5 % loss on the 12, ${BENCH_QUEUE:-100} ms buffers; $SECS s per flow, TCP $cc"
-# what a full link carries of TCP payload: MSS 1348 (MTU 1400 less IP, TCP
-# and timestamps) in a frame of 1400 + 48 (braid) + 28 (UDP/IP) + 14
-echo "  (per-packet overhead caps efficiency at $(awk 'BEGIN { printf "%.3f", 1348 / (1400 + 52 + 28 + 14) }'))"
+# what a full link carries of TCP payload: 1348 bytes (MTU 1400 less IP,
+# TCP and timestamps) in a frame of 1400 + 52 (braid) + 28 (UDP/IP) + 14
+CEILING=$(awk 'BEGIN { printf "%.3f", 1348 / (1400 + 52 + 28 + 14) }')
+echo "  (per-packet overhead caps efficiency at $CEILING)"
 for sched in ${BENCH_SCHEDS:-earliest roundrobin}; do
 	br_conf_master "$BR_TMP/master-$sched.conf" "scheduler = \"$sched\";"
 	# round-robin gets the weights that suit these links; earliest needs none
