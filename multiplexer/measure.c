@@ -78,7 +78,10 @@ void mux_est_sent(struct mux_est *e, uint32_t lseq, size_t bytes, double now)
 	if (!mux_est_inflight(e)) {
 		e->dlv_at = now;
 		e->first_at = now;
-		e->rx_stale = true;
+		/* after a real idle spell, not after a write-off (packets
+		 * written off may still arrive and count in the sample) */
+		e->rx_stale = !e->written_off;
+		e->written_off = false;
 		e->una = lseq;
 	}
 	/* below its pipe (or a few packets, before the pipe is known) the
@@ -274,6 +277,7 @@ bool mux_est_feedback(struct mux_est *e, const struct mux_fb *fb, double now)
  * RTT it had are kept for when it comes back. */
 void mux_est_forget_inflight(struct mux_est *e)
 {
+	e->written_off = e->written_off || mux_est_inflight(e);
 	e->acked_bytes = e->sent_bytes;
 	e->una = e->next_lseq;
 }

@@ -77,6 +77,7 @@ struct mux_est {
 	uint64_t dlv;			/* bytes delivered, as last reported */
 	uint32_t dlv_rx_at;		/* the receiver's clock for it (us) */
 	bool rx_stale;			/* reported before an idle spell */
+	bool written_off;		/* inflight forgotten, not confirmed */
 	double dlv_at, first_at;
 	struct mux_fb fb;		/* the last feedback */
 	double fb_at;

@@ -101,6 +101,8 @@ static int xmit(struct mux *m, struct mux_link *l, uint32_t seq,
 	struct mux_kept *k = &l->kept[lseq % MUX_KEEP];
 	uint8_t *copy = kept_msg(m, l, lseq);
 
+	if (lseq - l->tx_next >= MUX_KEEP)	/* no slot to wait in */
+		return -EAGAIN;
 	put_be32(msg, seq);
 	put_be32(msg + 4, lseq);
 	if (m->cfg.sched != MUX_SCHED_ROUNDROBIN)
@@ -147,9 +149,12 @@ static int pick_earliest(struct mux *m, size_t len, int skip)
 			continue;
 		if (t != TIER_STALLED)
 			live = true;
-		/* packets waiting for pacing have their copy kept */
+		/* packets waiting for pacing have their copy kept, and will
+		 * need a place in the estimate's ring when they go */
 		if (!mux_est_room(&l->est, len + MUX_HDR_LEN) ||
-		    l->tx_lseq - l->tx_next >= MUX_KEEP)
+		    l->tx_lseq - l->tx_next >= MUX_KEEP ||
+		    l->tx_lseq - l->tx_next + l->est.next_lseq - l->est.una >=
+		    MUX_EST_RING - 16)
 			continue;
 		at = mux_est_arrival(&l->est, len + MUX_HDR_LEN);
 		/* a stream link loses ties to a UDP one */
@@ -458,7 +463,8 @@ static void unqueue(struct mux *m, struct mux_link *l, double now)
 	while (l->tx_lseq != l->tx_next) {
 		struct mux_kept *k = &l->kept[--l->tx_lseq % MUX_KEEP];
 
-		if (k->at && now - k->at <= MUX_RESEND_AGE)
+		/* a probe is not moved; nor a packet too old to matter */
+		if (k->at && k->len && now - k->at <= MUX_RESEND_AGE)
 			txq_add_resend(m, kept_msg(m, l, l->tx_lseq), k->len,
 				       k->seq, k->at);
 		k->at = 0;
@@ -565,7 +571,9 @@ static void probe(struct mux *m, struct mux_link *l, double now)
 	uint8_t msg[MUX_HDR_LEN] = { 0 };
 
 	mux_est_forget_inflight(&l->est);
-	xmit(m, l, 0, msg, 0);
+	/* packets waiting for pacing probe it when they go */
+	if (l->tx_next == l->tx_lseq)
+		xmit(m, l, 0, msg, 0);
 	l->probe_wait *= 2;
 	if (l->probe_wait > MUX_PROBE_MAX)
 		l->probe_wait = MUX_PROBE_MAX;

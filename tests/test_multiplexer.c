@@ -1853,6 +1853,72 @@ START_TEST(mux_peer_restart)
 }
 END_TEST
 
+/* A link with many small packets waiting for pacing and many more in
+ * flight: what waits counts in the estimate's ring too, so the oldest
+ * packet in flight is not overwritten there and a link that stops
+ * answering is still found stalled. */
+START_TEST(mux_paced_ring_bounded)
+{
+	struct mux_link *a;
+	double t0 = ev_time();
+
+	mux_link_add(mux, 1, "a", 1);
+	ack(1);
+	a = fake_measured(1, 1e6, 0.200);
+	mux_link_set_rate_cap(mux, 1, 1e6);
+	while (ev_time() - t0 < 0.18) {
+		for (int i = 0; i < 20; i++)
+			msend_udp(1000, 100);
+		ack(1);
+		ev_run(loop, EVRUN_NOWAIT);
+		usleep(1000);
+	}
+	ck_assert_uint_le(a->tx_lseq - a->est.una, MUX_EST_RING);
+	for (int i = 0; i < 100; i++) {		/* nothing confirmed */
+		ack(1);
+		ev_run(loop, EVRUN_NOWAIT);
+		usleep(5000);
+	}
+	ck_assert_uint_ge(a->st.stalls, 1);
+}
+END_TEST
+
+/* A stalled link (the only one) with its pacing slots full: its probe
+ * does not take a waiting packet's slot; every packet goes. */
+START_TEST(mux_paced_probe_keeps_waiting)
+{
+	struct mux_link *a;
+	int n, seen[400] = { 0 };
+
+	mux_link_add(mux, 1, "a", 1);
+	ack(1);
+	a = fake_measured(1, 1e6, 0.200);
+	mux_link_set_rate_cap(mux, 1, 1e5);
+	a->stalled = true;
+	a->probe_wait = 0.1;
+	a->probe_at = ev_now(loop) + 100;
+	for (int i = 0; i < 340; i++)
+		msend_udp(1000, 40);
+	ck_assert_uint_eq(a->tx_lseq - a->tx_next, MUX_KEEP);
+	n = (int)a->tx_lseq;
+	ev_now_update(loop);
+	a->probe_at = ev_now(loop);
+	mux_sched_tick(mux, ev_now(loop));
+	for (int i = 0; i < 80; i++) {
+		data_msg(1, (uint32_t)i, "x");	/* keeps a up, not heard */
+		ev_run(loop, EVRUN_NOWAIT);
+		usleep(5000);
+	}
+	for (int i = 0; i < fk.nsent; i++)
+		if (fk.sent[i].type == MUX_MSG_DATA &&
+		    fk.sent[i].len > MUX_HDR_LEN && fk.sent[i].seq < 400)
+			seen[fk.sent[i].seq]++;
+	for (int q = 0; q < n; q++)
+		ck_assert_msg(seen[q] >= 1, "packet %d never sent", q);
+	ck_assert_uint_eq(a->est.queued, 0);
+}
+END_TEST
+
 /* Packets waiting for pacing when the peer restarts still go, and the
  * link's window comes back whole. */
 START_TEST(mux_paced_peer_restart)
@@ -1926,6 +1992,8 @@ static Suite *mux_suite(void)
 	tcase_add_test(tc, mux_paced_burst);
 	tcase_add_test(tc, mux_paced_moved_on_del);
 	tcase_add_test(tc, mux_paced_peer_restart);
+	tcase_add_test(tc, mux_paced_ring_bounded);
+	tcase_add_test(tc, mux_paced_probe_keeps_waiting);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("master_earliest");
