@@ -2010,6 +2010,9 @@ static Suite *mux_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("reorder");
+	/* the random model runs 90 cases: seconds under the sanitizers,
+	 * more while the other suites run beside it (check's 4 s is not) */
+	tcase_set_timeout(tc, 60);
 	tcase_add_checked_fixture(tc, ro_setup, ro_teardown);
 	tcase_add_test(tc, ro_in_order);
 	tcase_add_test(tc, ro_flows_independent);
