@@ -35,6 +35,21 @@ void tun_nl_close(struct tun_nl *nl)
 	nl->sock = NULL;
 }
 
+struct nlmsghdr *tun_nl_msg(char *buf, uint16_t type, uint16_t flags)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = flags;
+	return nlh;
+}
+
+/* Flags for adding (must be new) or deleting. */
+static uint16_t change_flags(bool add)
+{
+	return add ? NLM_F_CREATE | NLM_F_EXCL : 0;
+}
+
 int tun_nl_talk(struct tun_nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb,
 		void *data)
 {
@@ -60,10 +75,9 @@ int tun_nl_link_set(struct tun_nl *nl, unsigned ifindex, unsigned flags,
 		    unsigned change, unsigned mtu)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nlmsghdr *nlh = tun_nl_msg(buf, RTM_NEWLINK, 0);
 	struct ifinfomsg *ifi;
 
-	nlh->nlmsg_type = RTM_NEWLINK;
 	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
 	ifi->ifi_family = AF_UNSPEC;
 	ifi->ifi_index = (int)ifindex;
@@ -78,13 +92,11 @@ int tun_nl_addr(struct tun_nl *nl, unsigned ifindex, const struct tun_addr *a,
 		bool add)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nlmsghdr *nlh = tun_nl_msg(buf, add ? RTM_NEWADDR : RTM_DELADDR,
+					  change_flags(add));
 	size_t alen = a->family == AF_INET ? sizeof(a->v4) : sizeof(a->v6);
 	struct ifaddrmsg *ifa;
 
-	nlh->nlmsg_type = add ? RTM_NEWADDR : RTM_DELADDR;
-	if (add)
-		nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
 	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
 	ifa->ifa_family = a->family;
 	ifa->ifa_prefixlen = a->prefix;
@@ -100,12 +112,10 @@ int tun_nl_addr(struct tun_nl *nl, unsigned ifindex, const struct tun_addr *a,
 int tun_nl_rule(struct tun_nl *nl, const struct tun_nl_rule *r, bool add)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nlmsghdr *nlh = tun_nl_msg(buf, add ? RTM_NEWRULE : RTM_DELRULE,
+					  change_flags(add));
 	struct fib_rule_hdr *frh;
 
-	nlh->nlmsg_type = add ? RTM_NEWRULE : RTM_DELRULE;
-	if (add)
-		nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
 	frh = mnl_nlmsg_put_extra_header(nlh, sizeof(*frh));
 	frh->family = (uint8_t)r->family;
 	frh->action = FR_ACT_TO_TBL;
@@ -125,14 +135,13 @@ int tun_nl_rule(struct tun_nl *nl, const struct tun_nl_rule *r, bool add)
 int tun_nl_route(struct tun_nl *nl, const struct tun_nl_route *r, bool add)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nlmsghdr *nlh = tun_nl_msg(buf,
+					  add ? RTM_NEWROUTE : RTM_DELROUTE,
+					  change_flags(add));
 	const struct tun_addr *d = &r->dst;
 	size_t alen = d->family == AF_INET ? sizeof(d->v4) : sizeof(d->v6);
 	struct rtmsg *rtm;
 
-	nlh->nlmsg_type = add ? RTM_NEWROUTE : RTM_DELROUTE;
-	if (add)
-		nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
 	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
 	rtm->rtm_family = (uint8_t)d->family;
 	rtm->rtm_dst_len = (uint8_t)d->prefix;

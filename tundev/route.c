@@ -213,10 +213,8 @@ static int dump(struct tun_nl *nl, uint16_t type, mnl_cb_t cb,
 		struct sweep *s)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nlmsghdr *nlh = tun_nl_msg(buf, type, NLM_F_DUMP);
 
-	nlh->nlmsg_type = type;
-	nlh->nlmsg_flags = NLM_F_DUMP;
 	if (type == RTM_GETRULE)
 		mnl_nlmsg_put_extra_header(nlh, sizeof(struct fib_rule_hdr));
 	else

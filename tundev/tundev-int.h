@@ -37,6 +37,9 @@ struct tun_nl {
 };
 
 int tun_nl_open(struct tun_nl *nl);
+/* A request of this type and these flags (NLM_F_REQUEST and NLM_F_ACK
+ * are added when it is sent), at the start of buf. */
+struct nlmsghdr *tun_nl_msg(char *buf, uint16_t type, uint16_t flags);
 /* Sends one request and reads the answer until its ACK (or a dump's end),
  * passing each data message to cb (may be NULL); an NLMSG_ERROR becomes
  * -errno. A dump request carries NLM_F_DUMP; cb must not stop early. */
