@@ -339,7 +339,10 @@ void mux_sched_drain(struct mux *m)
 	struct mux_txq *q = &m->q;
 	double now = ev_now(m->loop);
 
-	pace_run(m, now);
+	/* the pacing timer is set whenever packets wait for pacing: their
+	 * links' rates may have changed, so they may be due sooner */
+	if (ev_is_active(&m->pace_timer))
+		pace_run(m, now);
 	while (q->count) {
 		uint8_t *msg = q->pool + q->head * m->slot_len;
 		int err;
@@ -442,33 +445,35 @@ int mux_send(struct mux *m, uint8_t *pkt, size_t len)
 /* Queues l's packet lseq to go again, first, with its sequence number,
  * on the link where it then arrives first; the receiver drops second
  * copies. */
-static void resend(struct mux *m, struct mux_link *l, uint32_t lseq,
-		   double now)
+static bool requeue(struct mux *m, struct mux_link *l, uint32_t lseq,
+		    double now)
 {
 	struct mux_kept *k = &l->kept[lseq % MUX_KEEP];
 
+	/* not a probe, nor a packet too old to matter, nor one gone again */
 	if (k->lseq != lseq || !k->at || now - k->at > MUX_RESEND_AGE ||
 	    !k->len)
-		return;
+		return false;
 	txq_add_resend(m, kept_msg(m, l, lseq), k->len, k->seq, k->at);
-	l->st.resent++;
 	k->at = 0;
+	return true;
+}
+
+static void resend(struct mux *m, struct mux_link *l, uint32_t lseq,
+		   double now)
+{
+	if (requeue(m, l, lseq, now))
+		l->st.resent++;
 }
 
 /* What waits on l for pacing goes on the best links instead (first in
  * the queue, oldest first), and its link sequence numbers are taken
- * back: they never went out. */
+ * back: they never went out (nothing refers to them until they are
+ * given out again). */
 static void unqueue(struct mux *m, struct mux_link *l, double now)
 {
-	while (l->tx_lseq != l->tx_next) {
-		struct mux_kept *k = &l->kept[--l->tx_lseq % MUX_KEEP];
-
-		/* a probe is not moved; nor a packet too old to matter */
-		if (k->at && k->len && now - k->at <= MUX_RESEND_AGE)
-			txq_add_resend(m, kept_msg(m, l, l->tx_lseq), k->len,
-				       k->seq, k->at);
-		k->at = 0;
-	}
+	while (l->tx_lseq != l->tx_next)
+		requeue(m, l, --l->tx_lseq, now);
 	l->est.queued = 0;
 }
 
