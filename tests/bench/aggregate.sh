@@ -7,7 +7,8 @@
 # efficiency (goodput / sum of link rates), also from 3 s on (TCP's
 # start-up left out) and as a share of what the per-packet overhead
 # allows, each link's share, RTT through the tunnel idle and under load,
-# the reorder counters and the sender's resends.
+# the receiver's goodput each second, the reorder counters and the
+# sender's resends.
 # Usage (root): tests/bench/aggregate.sh [build-dir] [SECS]
 # Environment: BENCH_CC=cubic|bbr|reno (the flow's TCP congestion control;
 # default: the system's), BENCH_SCHEDS="earliest roundrobin", BENCH_QUEUE=MS
@@ -64,9 +65,10 @@ else:
         m = re.match(r"\[\s*\d+\]\s+([\d.]+)-([\d.]+)\s+sec\s+([\d.]+)\s+([KMG]?)Bytes", line)
         if m and "sender" not in line and "receiver" not in line:
             iv.append((float(m[1]), float(m[2]), float(m[3]) * unit[m[4]]))
+series = " ".join("%.0f" % (i[2] * 8 / (i[1] - i[0]) / 1e6) for i in iv if i[1] > i[0])
 iv = [i for i in iv if i[0] >= steady - 1e-6]
 span = iv[-1][1] - iv[0][0] if iv else 0
-print("%.2f %.2f" % (whole, sum(i[2] for i in iv) * 8 / span / 1e6 if span else 0))
+print("%.2f %.2f %s" % (whole, sum(i[2] for i in iv) * 8 / span / 1e6 if span else 0, series))
 PY
 }
 
@@ -94,7 +96,7 @@ run_direction()	# SCHED TITLE DIR(tx|rx) [iperf3 flags]
 		>"$BR_TMP/iperf.$sched.$dir.json"
 	wait "$pp" || true
 	rtt=$(cat "$BR_TMP/ping.$dir")
-	read -r gp steady < <(iperf_figures "$BR_TMP/iperf.$sched.$dir.json" "$dir")
+	read -r gp steady series < <(iperf_figures "$BR_TMP/iperf.$sched.$dir.json" "$dir")
 	br_usr1 slave
 	br_usr1 master
 	printf '  %-10s %-9s goodput %6.2f Mbit/s  efficiency %.2f  RTT under load %s ms\n' \
@@ -102,6 +104,7 @@ run_direction()	# SCHED TITLE DIR(tx|rx) [iperf3 flags]
 	printf '             from %s s on (TCP start-up left out): %.2f Mbit/s, efficiency %.2f, %.0f %% of the ceiling\n' \
 		"$STEADY" "$steady" "$(awk -v g="$steady" -v s=$SUM 'BEGIN { print g / s }')" \
 		"$(awk -v g="$steady" -v s=$SUM -v c="$CEILING" 'BEGIN { print 100 * g / s / c }')"
+	echo "             each second (Mbit/s): $series"
 	for n in "${NAMES[@]}"; do
 		i=$(( $(stat_sum slave "$n" "${dir}_bytes") - ${before[$n]} ))
 		total=$((total + i))
