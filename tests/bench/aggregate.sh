@@ -12,7 +12,9 @@
 # Usage (root): tests/bench/aggregate.sh [build-dir] [SECS]
 # Environment: BENCH_CC=cubic|bbr|reno (the flow's TCP congestion control;
 # default: the system's), BENCH_SCHEDS="earliest roundrobin", BENCH_QUEUE=MS
-# (each uplink's buffer, as time at its rate; default 100).
+# (each uplink's buffer, as time at its rate; default 100), BENCH_BASELINE=0
+# (leave out the baseline: one TCP flow over the 20 Mbit/s link alone, no
+# tunnel, which shows what TCP itself gets of a link).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=$(realpath "${1:-$ROOT/build}")
@@ -65,7 +67,9 @@ else:
         m = re.match(r"\[\s*\d+\]\s+([\d.]+)-([\d.]+)\s+sec\s+([\d.]+)\s+([KMG]?)Bytes", line)
         if m and "sender" not in line and "receiver" not in line:
             iv.append((float(m[1]), float(m[2]), float(m[3]) * unit[m[4]]))
-series = " ".join("%.0f" % (i[2] * 8 / (i[1] - i[0]) / 1e6) for i in iv if i[1] > i[0])
+# each whole second (iperf3 ends with a sliver of an interval)
+series = " ".join("%.0f" % (i[2] * 8 / (i[1] - i[0]) / 1e6)
+                  for i in iv if i[1] - i[0] > 0.5)
 iv = [i for i in iv if i[0] >= steady - 1e-6]
 span = iv[-1][1] - iv[0][0] if iv else 0
 print("%.2f %.2f %s" % (whole, sum(i[2] for i in iv) * 8 / span / 1e6 if span else 0, series))
@@ -126,6 +130,32 @@ run_direction()	# SCHED TITLE DIR(tx|rx) [iperf3 flags]
 	echo
 }
 
+# baseline: the same TCP flow over the 20 Mbit/s uplink alone, no tunnel:
+# what TCP itself gets of a link, before any tunnel's overhead
+baseline()
+{
+	local dir gp steady series json
+	ip -n "$BR_NS_INET" route add 198.18.200.0/24 via "$BR_MASTER_IP"
+	ip -n "$BR_NS_SRV" route add 198.18.2.0/24 via 198.18.200.1
+	echo "  no tunnel, one TCP flow over the 20 Mbit/s link alone (TCP and" \
+		"its headers cap it at $(awk 'BEGIN { printf "%.3f", 1448 / 1514 }')):"
+	for dir in tx rx; do
+		json=$BR_TMP/iperf.direct.$dir.json
+		# shellcheck disable=SC2046
+		br_in "$BR_NS_SLAVE" iperf3 -c "$BR_SRV_IP" -B 198.18.2.2 \
+			-t "$SECS" -J --get-server-output \
+			${BENCH_CC:+-C "$BENCH_CC"} $([[ $dir == rx ]] && echo -R) \
+			>"$json"
+		read -r gp steady series < <(iperf_figures "$json" "$dir")
+		printf '  %-10s %-9s goodput %6.2f Mbit/s  efficiency %.2f, from %s s on %.2f\n' \
+			direct "$([[ $dir == tx ]] && echo upload || echo download)" \
+			"$gp" "$(awk -v g="$gp" 'BEGIN { print g / 20 }')" \
+			"$STEADY" "$(awk -v g="$steady" 'BEGIN { print g / 20 }')"
+	done
+	ip -n "$BR_NS_INET" route del 198.18.200.0/24
+	ip -n "$BR_NS_SRV" route del 198.18.2.0/24
+}
+
 bench_links "${LINKS[@]}"
 br_genkey
 br_bg "$BR_NS_SRV" "$BR_TMP/iperf-s.log" iperf3 -s -B "$BR_SRV_IP"
@@ -137,6 +167,7 @@ echo "braid aggregate benchmark: links 8/20/12 Mbit/s, one-way 10/40/25 ms, 0.5 
 # TCP and timestamps) in a frame of 1400 + 52 (braid) + 28 (UDP/IP) + 14
 CEILING=$(awk 'BEGIN { printf "%.3f", 1348 / (1400 + 52 + 28 + 14) }')
 echo "  (per-packet overhead caps efficiency at $CEILING)"
+[[ ${BENCH_BASELINE:-1} == 0 ]] || baseline
 for sched in ${BENCH_SCHEDS:-earliest roundrobin}; do
 	br_conf_master "$BR_TMP/master-$sched.conf" "scheduler = \"$sched\";"
 	# round-robin gets the weights that suit these links; earliest needs none
