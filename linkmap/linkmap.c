@@ -305,7 +305,8 @@ int lm_send(struct lm *lm, uint16_t id, uint8_t type, const void *payload,
 	}
 	err = link_xmit(lm, l, pkt, n);
 	if (err < 0) {
-		if (err != -ENOTCONN)
+		/* a full buffer is the caller's: it tries again or elsewhere */
+		if (err != -ENOTCONN && err != -EAGAIN && err != -ENOBUFS)
 			l->st.drops++;
 		return err;
 	}

@@ -64,7 +64,8 @@ struct lm_cfg {
 struct lm_link_stats {
 	uint64_t tx_packets, tx_bytes;
 	uint64_t rx_packets, rx_bytes;
-	uint64_t drops;			/* packets we failed to send */
+	uint64_t drops;			/* packets we failed to send (not
+					 * for a full buffer: lm_send) */
 	struct sockaddr_storage peer;	/* master: where the link is now */
 	socklen_t peer_len;
 };
@@ -105,7 +106,8 @@ int lm_link_reset(struct lm *lm, uint16_t id);
 /* Seals payload as a packet of the given type and sends it on link id.
  * -EAGAIN: this link is backed up (try another); -ENOBUFS: the master's
  * shared socket is full (no link would do better); -ENOTCONN: the link
- * has no transport yet. */
+ * has no transport yet. Other failures count in the link's drops; these
+ * three do not: the caller tries again, elsewhere, or counts the loss. */
 int lm_send(struct lm *lm, uint16_t id, uint8_t type, const void *payload,
 	    size_t len);
 

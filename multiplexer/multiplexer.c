@@ -96,6 +96,14 @@ static void dead_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		link_set_up(l, false);
 }
 
+/* A keepalive or its answer that a full buffer refused is lost (the
+ * linkmap counts other failures; feedback is sent again instead). */
+static void ctl_sent(struct mux_link *l, int err)
+{
+	if (err == -EAGAIN || err == -ENOBUFS)
+		l->st.ctl_lost++;
+}
+
 static void keepalive_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct mux_link *l = container_of(w, struct mux_link, ka);
@@ -114,8 +122,8 @@ static void keepalive_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	put_be32(buf + 48, (uint32_t)(l->st.rtt * 1e6));
 	put_be32(buf + 52, (uint32_t)(l->est.cap * 8 / 1e3));
 	put_be32(buf + 56, l->incarnation);
-	m->cfg.ops->send(m->cfg.ctx, l->id, MUX_MSG_KEEPALIVE, buf,
-			 sizeof(buf));
+	ctl_sent(l, m->cfg.ops->send(m->cfg.ctx, l->id, MUX_MSG_KEEPALIVE,
+				     buf, sizeof(buf)));
 }
 
 int mux_link_add(struct mux *m, uint16_t id, const char *name,
@@ -330,8 +338,8 @@ static void keepalive_in(struct mux *m, struct mux_link *l, uint8_t *buf,
 	}
 	memcpy(ack, buf, 8);
 	put_be32(ack + 8, m->epoch);
-	m->cfg.ops->send(m->cfg.ctx, l->id, MUX_MSG_KEEPALIVE_ACK, ack,
-			 sizeof(ack));
+	ctl_sent(l, m->cfg.ops->send(m->cfg.ctx, l->id, MUX_MSG_KEEPALIVE_ACK,
+				     ack, sizeof(ack)));
 }
 
 static void keepalive_ack_in(struct mux *m, struct mux_link *l,

@@ -67,7 +67,10 @@ struct mux_link_stats {
 	double cwnd;		/* bytes it may have in flight */
 	double rate_cap;	/* bytes/s, 0: none */
 	uint64_t data_tx, data_rx;	/* data packets scheduled / delivered */
-	uint64_t send_fail;	/* data packets the link refused */
+	uint64_t send_fail;	/* data packets the link refused (they
+				 * went on another link, not lost) */
+	uint64_t ctl_lost;	/* keepalives and answers its full
+				 * buffer refused */
 	uint64_t downs;		/* times the link went down */
 	uint64_t stalls;	/* times it stopped delivering */
 	uint64_t resent;	/* its packets resent on other links */
@@ -86,7 +89,8 @@ struct mux_reorder_stats {
 struct mux_stats {
 	uint64_t no_link;	/* packets dropped: no link up */
 	uint64_t malformed;	/* data messages too short for the header */
-	uint64_t congested;	/* dropped: no link had room in time */
+	uint64_t congested;	/* dropped: no link had room in time, or
+				 * their socket buffers were full */
 	uint64_t queued;	/* packets that waited for room */
 	uint64_t copies;	/* second copies sent (redundant mode) */
 	struct mux_reorder_stats reorder;

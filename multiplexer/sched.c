@@ -78,10 +78,8 @@ static int wire(struct mux *m, struct mux_link *l, uint32_t lseq,
 	int err;
 
 	err = m->cfg.ops->send(m->cfg.ctx, l->id, MUX_MSG_DATA, msg, len);
-	if (err < 0) {
-		l->st.send_fail++;
+	if (err < 0)
 		return err;
-	}
 	l->st.data_tx++;
 	mux_est_sent(&l->est, lseq, len, now);
 	if (m->cfg.sched != MUX_SCHED_ROUNDROBIN)
@@ -110,8 +108,10 @@ static int xmit(struct mux *m, struct mux_link *l, uint32_t seq,
 	if (l->tx_next == lseq && !wait) {
 		int err = wire(m, l, lseq, msg, len + MUX_HDR_LEN, now);
 
-		if (err < 0)
+		if (err < 0) {
+			l->st.send_fail++;	/* it goes elsewhere */
 			return err;
+		}
 		l->tx_next++;
 	} else {
 		l->est.queued += len + MUX_HDR_LEN;
@@ -362,6 +362,8 @@ void mux_sched_drain(struct mux *m)
 			return;
 		if (err == -ENETUNREACH)
 			m->st.no_link++;
+		if (err == -ENOBUFS)	/* the master's socket is full */
+			m->st.congested += !q->resend[q->head];
 		txq_pop(q);
 	}
 }
@@ -439,6 +441,9 @@ int mux_send(struct mux *m, uint8_t *pkt, size_t len)
 	}
 	if (err == -ENETUNREACH)
 		m->st.no_link++;
+	/* full socket buffers (other failures count in the links' drops) */
+	if (err == -ENOBUFS || err == -EAGAIN)
+		m->st.congested++;
 	return err;
 }
 
@@ -497,6 +502,7 @@ static double pace_flush(struct mux *m, struct mux_link *l, double now)
 			return now + PACE_RETRY;
 		if (err < 0) {
 			/* the link cannot send: the rest goes elsewhere */
+			l->st.send_fail++;
 			unqueue(m, l, now);
 			mux_sched_drain(m);
 			break;

@@ -106,7 +106,7 @@ static const struct family link_fam[L_N] = {
 	[L_RX_PACKETS] = { "braid_link_rx_packets_total",
 		"Packets received on the wire", true },
 	[L_DROPS] = { "braid_link_drops_total",
-		"Packets the link failed to send or refused", true },
+		"Packets the link failed to send and lost", true },
 	[L_DOWNS] = { "braid_link_downs_total",
 		"Times the link went down", true },
 	[L_STALLS] = { "braid_link_stalls_total",
@@ -138,7 +138,7 @@ static void link_values(const struct report_link *l, struct val *v)
 	v[L_RX_BYTES] = U(l->lm.rx_bytes);
 	v[L_TX_PACKETS] = U(l->lm.tx_packets);
 	v[L_RX_PACKETS] = U(l->lm.rx_packets);
-	v[L_DROPS] = U(l->lm.drops + m->send_fail);
+	v[L_DROPS] = U(l->lm.drops + m->ctl_lost);
 	v[L_DOWNS] = U(m->downs);
 	v[L_STALLS] = U(m->stalls);
 	v[L_RESENT] = U(m->resent);

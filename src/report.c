@@ -58,7 +58,7 @@ static struct json_object *link_json(const struct report_link *l)
 	put_u64(o, "rx_bytes", l->lm.rx_bytes);
 	put_u64(o, "tx_packets", l->lm.tx_packets);
 	put_u64(o, "rx_packets", l->lm.rx_packets);
-	put_u64(o, "drops", l->lm.drops + m->send_fail);
+	put_u64(o, "drops", l->lm.drops + m->ctl_lost);
 	put_u64(o, "inflight_bytes", m->inflight);
 	put_num(o, "cwnd_bytes", m->cwnd);
 	put_u64(o, "downs", m->downs);

@@ -264,7 +264,8 @@ START_TEST(status_shape)
 	r.links[0].mux.rate = 2e6;	/* bytes/s */
 	r.links[0].lm.tx_bytes = 1000;
 	r.links[0].lm.drops = 2;
-	r.links[0].mux.send_fail = 1;
+	r.links[0].mux.ctl_lost = 1;
+	r.links[0].mux.send_fail = 7;	/* sent elsewhere: not a drop */
 	r.links[0].tx_bps = 8000;
 	r.mux.reorder.lost = 3;
 	o = report_json(&r);

@@ -69,7 +69,8 @@ static void sample(struct report *r)
 	l[0].mux.rate = 1900000;
 	l[0].mux.inflight = 42000;
 	l[0].mux.cwnd = 48000;
-	l[0].mux.send_fail = 3;
+	l[0].mux.ctl_lost = 3;
+	l[0].mux.send_fail = 9;		/* sent elsewhere: not a drop */
 	l[0].mux.downs = 1;
 	l[0].mux.stalls = 2;
 	l[0].mux.resent = 12;

@@ -528,6 +528,8 @@ END_TEST
  * enough; the packet is not sealed again for every link. */
 START_TEST(master_full_socket_tried_once)
 {
+	struct mux_stats ms;
+
 	keepalive_from_slave(1, "a", 1, 1);
 	keepalive_from_slave(2, "b", 1, 1);
 	keepalive_from_slave(3, "c", 1, 1);
@@ -535,6 +537,9 @@ START_TEST(master_full_socket_tried_once)
 	fk.fail_all = -ENOBUFS;
 	ck_assert_int_eq(msend("p", 1), -ENOBUFS);
 	ck_assert_int_eq(fk.tries, 1);
+	/* lost, and counted (not as the link's drops: it did no worse) */
+	mux_stats(mux, &ms);
+	ck_assert_uint_eq(ms.congested, 1);
 	/* one link backed up (a stream): the next one is tried */
 	fk.tries = 0;
 	fk.fail_all = -EAGAIN;
@@ -1398,6 +1403,57 @@ START_TEST(mux_paced_moved_on_del)
 }
 END_TEST
 
+/* A full socket buffer delays what waits for pacing; it is not a
+ * refusal: each packet goes once, in order, on its link, and the link
+ * counts nothing as refused or dropped. A keepalive a full buffer
+ * refuses is lost, and counted. */
+START_TEST(mux_paced_full_buffer_retried)
+{
+	struct mux_link_stats st;
+	uint64_t ka_lost;
+	int base, n = 0;
+
+	two_links_up();
+	/* 10 MB/s: the test's 5 ms steps pace it coarsely, but in time */
+	fake_measured(1, 1e7, 0.020);
+	mux_link_set_rate_cap(mux, 1, 1e7);
+	fake_measured(2, 1e4, 0.200);
+	base = fk.nsent;
+	for (int i = 0; i < 20; i++)
+		ck_assert_int_eq(msend_udp(1000, 1000), 0);
+	ck_assert_int_lt(fk.per_link[1], 20);
+	/* full for 20 ms: the waiting packets are tried every millisecond
+	 * (short of a stall, or of the links' dead time) */
+	fk.fail_all = -EAGAIN;
+	fk.tries = 0;
+	run_for(0.02);
+	ck_assert_int_gt(fk.tries, 5);
+	fk.fail_all = 0;
+	run_for(0.03);
+	ck_assert_int_eq(fk.per_link[1], 20);
+	ck_assert_int_eq(fk.per_link[2], 0);
+	for (int i = base; i < fk.nsent; i++)
+		if (fk.sent[i].type == MUX_MSG_DATA) {
+			ck_assert_uint_eq(fk.sent[i].seq, fk.sent[base].seq + n);
+			n++;
+		}
+	ck_assert_int_eq(n, 20);
+	mux_link_stats(mux, 1, &st);
+	ck_assert_uint_eq(st.send_fail, 0);
+	ka_lost = st.ctl_lost;	/* a keepalive may have come due */
+	/* keepalives go every 20 ms: refused for 50 ms, some are lost */
+	confirm_all(1);
+	ack(1);
+	ack(2);
+	fk.fail_all = -EAGAIN;
+	run_for(0.05);
+	fk.fail_all = 0;
+	mux_link_stats(mux, 1, &st);
+	ck_assert_uint_gt(st.ctl_lost, ka_lost);
+	ck_assert_uint_eq(st.send_fail, 0);
+}
+END_TEST
+
 /* In the mux: with estimates for both links, traffic splits by what the
  * links can carry, not by weight. */
 START_TEST(mux_earliest_splits_by_rate)
@@ -1991,6 +2047,7 @@ static Suite *mux_suite(void)
 	tcase_add_test(tc, mux_link_del_resends);
 	tcase_add_test(tc, mux_paced_burst);
 	tcase_add_test(tc, mux_paced_moved_on_del);
+	tcase_add_test(tc, mux_paced_full_buffer_retried);
 	tcase_add_test(tc, mux_paced_peer_restart);
 	tcase_add_test(tc, mux_paced_ring_bounded);
 	tcase_add_test(tc, mux_paced_probe_keeps_waiting);

@@ -79,7 +79,7 @@ static void fill_report(struct report *r)
 	l[1].rx_bps = 2.5e9;
 	l[1].lm.tx_bytes = 5ull << 30;
 	l[1].lm.rx_bytes = 512;
-	l[1].mux.send_fail = 2;
+	l[1].mux.ctl_lost = 2;
 
 	fill_link(&l[2], 3, "lte", "udp");
 }
