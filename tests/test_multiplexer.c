@@ -299,6 +299,17 @@ static void run_for(double secs)
 	}
 }
 
+/* Runs the loop until link has sent n data packets, for at most secs
+ * (a loaded machine stretches run_for's steps). */
+static void run_until_sent(uint16_t link, int n, double secs)
+{
+	for (double t0 = ev_time(); fk.per_link[link] < n &&
+				    ev_time() - t0 < secs;) {
+		ev_run(loop, EVRUN_NOWAIT);
+		usleep(1000);
+	}
+}
+
 static int count_type(uint16_t link, uint8_t type)
 {
 	int n = 0;
@@ -1335,6 +1346,7 @@ START_TEST(mux_paced_burst)
 	/* a: 1 MB/s, 20 ms, capped there; b: much slower, used once a is
 	 * full */
 	a = fake_measured(1, r, 0.020);
+	a->est.rttvar = 0.1;	/* no stall however slow the machine */
 	mux_link_set_rate_cap(mux, 1, r);
 	fake_measured(2, 1e4, 0.200);
 	base = fk.nsent;
@@ -1345,7 +1357,7 @@ START_TEST(mux_paced_burst)
 	ck_assert_int_le(fk.per_link[1], 5);
 	ck_assert_int_eq(fk.per_link[2], 0);
 	ck_assert_uint_gt(a->est.queued, 0);
-	run_for(0.05);
+	run_until_sent(1, 20, 0.08);
 	ck_assert_int_eq(fk.per_link[1], 20);
 	ck_assert_uint_eq(a->est.queued, 0);
 	/* spread over (20 - the burst) packet times at r */
@@ -1415,7 +1427,7 @@ START_TEST(mux_paced_full_buffer_retried)
 
 	two_links_up();
 	/* 10 MB/s: the test's 5 ms steps pace it coarsely, but in time */
-	fake_measured(1, 1e7, 0.020);
+	fake_measured(1, 1e7, 0.020)->est.rttvar = 0.1;	/* no stall */
 	mux_link_set_rate_cap(mux, 1, 1e7);
 	fake_measured(2, 1e4, 0.200);
 	base = fk.nsent;
@@ -1429,7 +1441,9 @@ START_TEST(mux_paced_full_buffer_retried)
 	run_for(0.02);
 	ck_assert_int_gt(fk.tries, 5);
 	fk.fail_all = 0;
-	run_for(0.03);
+	ack(1);
+	ack(2);
+	run_until_sent(1, 20, 0.05);
 	ck_assert_int_eq(fk.per_link[1], 20);
 	ck_assert_int_eq(fk.per_link[2], 0);
 	for (int i = base; i < fk.nsent; i++)
