@@ -19,13 +19,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=$(realpath "${1:-$ROOT/build}")
 SECS=${2:-20}
-BR_BIN=$BUILD/braid
-BENCH_IMPAIR=$BUILD/tests/impair
-# shellcheck source=tests/integration/lib.sh
-. "$ROOT/tests/integration/lib.sh"
 # shellcheck source=tests/bench/links.sh
 . "$ROOT/tests/bench/links.sh"
-br_require_root
 br_require_tools ip iperf3 ping socat awk python3
 
 LINKS=("8mbit 10 0" "20mbit 40 0" "12mbit 25 0.5")

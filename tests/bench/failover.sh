@@ -11,13 +11,8 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=$(realpath "${1:-$ROOT/build}")
-BR_BIN=$BUILD/braid
-BENCH_IMPAIR=$BUILD/tests/impair
-# shellcheck source=tests/integration/lib.sh
-. "$ROOT/tests/integration/lib.sh"
 # shellcheck source=tests/bench/links.sh
 . "$ROOT/tests/bench/links.sh"
-br_require_root
 br_require_tools ip socat python3 awk
 
 SIZE=$((40 << 20))

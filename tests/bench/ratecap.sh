@@ -14,13 +14,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=$(realpath "${1:-$ROOT/build}")
 SECS=${2:-10}
 CAP=${CAP:-18mbit}
-BR_BIN=$BUILD/braid
-BENCH_IMPAIR=$BUILD/tests/impair
-# shellcheck source=tests/integration/lib.sh
-. "$ROOT/tests/integration/lib.sh"
 # shellcheck source=tests/bench/links.sh
 . "$ROOT/tests/bench/links.sh"
-br_require_root
 br_require_tools ip iperf3 socat awk
 
 # one upload with the uplink's buffer at $1 ms; counters as differences
