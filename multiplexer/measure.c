@@ -108,12 +108,9 @@ void mux_est_sent(struct mux_est *e, uint32_t lseq, size_t bytes, double now)
  * not paced, the rate is not measured yet. */
 double mux_est_pace_rate(const struct mux_est *e)
 {
-	double r;
-
 	if (!e->have_rtt || !e->measured)
 		return e->cap;
-	r = e->btlbw * (e->full ? PACE_GAIN : PACE_STARTUP_GAIN);
-	return e->cap && r > e->cap ? e->cap : r;
+	return capped(e, e->btlbw * (e->full ? PACE_GAIN : PACE_STARTUP_GAIN));
 }
 
 /* What the link was given beyond its pacing rate (bytes), paid off at
