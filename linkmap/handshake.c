@@ -12,7 +12,7 @@
 #include "linkmap-int.h"
 
 #define INIT_MAC_AT (LM_HDR_LEN + 32 + 12)
-#define RESP_CONF_AT (LM_HDR_LEN + 8 + 32)
+#define RESP_CONF_AT (LM_HDR_LEN + 4 + 32)
 #define RESP_MAC_AT (RESP_CONF_AT + 16)
 
 static const char KDF_HS[8] = "braidhs1";	/* keys from the PSK */
@@ -51,7 +51,7 @@ static bool mac_ok(const uint8_t mackey[32], const uint8_t *p, size_t len,
 }
 
 static void put_hdr(uint8_t *pkt, uint8_t type, uint16_t link_id,
-		    uint64_t index)
+		    uint32_t index)
 {
 	struct lm_hdr h = { .version = LM_WIRE_VERSION, .type = type,
 			    .link_id = link_id, .session = index };
@@ -90,7 +90,7 @@ int lm_hs_init_parse(const uint8_t *pkt, size_t len, const uint8_t mackey[32],
 	return 0;
 }
 
-/* T = BLAKE2b(key = PSK, "braid-hs-v1" | INIT | RESP up to the confirm |
+/* T = BLAKE2b(key = PSK, "braid-hs-v2" | INIT | RESP up to the confirm |
  * DH), then the three keys from T. */
 static int derive(struct lm_hs_keys *k, uint8_t conf[32],
 		  const uint8_t psk[32], const uint8_t *init,
@@ -103,7 +103,7 @@ static int derive(struct lm_hs_keys *k, uint8_t conf[32],
 	if (crypto_scalarmult(dh, sk, pk) != 0)
 		return -EBADMSG;	/* a low-order point */
 	crypto_generichash_init(&st, psk, 32, sizeof(t));
-	crypto_generichash_update(&st, (const uint8_t *)"braid-hs-v1", 11);
+	crypto_generichash_update(&st, (const uint8_t *)"braid-hs-v2", 11);
 	crypto_generichash_update(&st, init, LM_HS_INIT_LEN);
 	crypto_generichash_update(&st, resp, RESP_CONF_AT);
 	crypto_generichash_update(&st, dh, sizeof(dh));
@@ -133,7 +133,7 @@ static void confirm(uint8_t tag[16], const uint8_t conf[32],
 
 int lm_hs_resp_make(uint8_t *pkt, size_t len, const uint8_t psk[32],
 		    const uint8_t mackey[32], const uint8_t *init,
-		    uint16_t link_id, uint64_t r_index,
+		    uint16_t link_id, uint32_t r_index,
 		    const struct lm_hs_init *in, struct lm_hs_keys *keys)
 {
 	uint8_t esk[32], epub[32], conf[32];
@@ -143,8 +143,8 @@ int lm_hs_resp_make(uint8_t *pkt, size_t len, const uint8_t psk[32],
 		return -ENOBUFS;
 	crypto_box_keypair(epub, esk);
 	put_hdr(pkt, LM_HS_RESP, link_id, r_index);
-	put_be64(pkt + LM_HDR_LEN, in->index);
-	memcpy(pkt + LM_HDR_LEN + 8, epub, 32);
+	put_be32(pkt + LM_HDR_LEN, in->index);
+	memcpy(pkt + LM_HDR_LEN + 4, epub, 32);
 	err = derive(keys, conf, psk, init, pkt, esk, in->epub);
 	sodium_memzero(esk, sizeof(esk));
 	if (err < 0)
@@ -156,7 +156,7 @@ int lm_hs_resp_make(uint8_t *pkt, size_t len, const uint8_t psk[32],
 }
 
 int lm_hs_resp_peek(const uint8_t *pkt, size_t len, const uint8_t mackey[32],
-		    uint64_t *r_index, uint64_t *i_index, uint16_t *link_id)
+		    uint32_t *r_index, uint32_t *i_index, uint16_t *link_id)
 {
 	struct lm_hdr h;
 
@@ -166,7 +166,7 @@ int lm_hs_resp_peek(const uint8_t *pkt, size_t len, const uint8_t mackey[32],
 	if (!mac_ok(mackey, pkt, RESP_MAC_AT, pkt + RESP_MAC_AT))
 		return -EBADMSG;
 	*r_index = h.session;
-	*i_index = get_be64(pkt + LM_HDR_LEN);
+	*i_index = get_be32(pkt + LM_HDR_LEN);
 	*link_id = h.link_id;
 	return 0;
 }
@@ -178,7 +178,7 @@ int lm_hs_resp_finish(const uint8_t *pkt, const uint8_t psk[32],
 	uint8_t conf[32], tag[16];
 	int err;
 
-	err = derive(keys, conf, psk, init, pkt, esk, pkt + LM_HDR_LEN + 8);
+	err = derive(keys, conf, psk, init, pkt, esk, pkt + LM_HDR_LEN + 4);
 	if (err < 0)
 		return err;
 	confirm(tag, conf, pkt);

@@ -9,8 +9,8 @@
 
 #include "linkmap.h"
 
-#define LM_WIRE_VERSION 1
-#define LM_HDR_LEN 24
+#define LM_WIRE_VERSION 2
+#define LM_HDR_LEN 16
 #define LM_TAG_LEN 16
 #define LM_OVERHEAD (LM_HDR_LEN + LM_TAG_LEN)
 
@@ -19,8 +19,7 @@ struct lm_hdr {
 	uint8_t version;
 	uint8_t type;
 	uint16_t link_id;
-	uint32_t reserved;	/* zero in v1; room for key epochs */
-	uint64_t session;	/* sender's session, see docs/PROTOCOL.md */
+	uint32_t session;	/* keypair index, see docs/PROTOCOL.md */
 	uint64_t counter;	/* per-session packet number, the nonce */
 };
 
@@ -56,10 +55,10 @@ void lm_replay_mark(struct lm_replay *r, uint64_t counter);
 #define LM_HS_RESP 0x82
 #define LM_TS_LEN 12
 #define LM_HS_INIT_LEN (LM_HDR_LEN + 32 + LM_TS_LEN + 16)
-#define LM_HS_RESP_LEN (LM_HDR_LEN + 8 + 32 + 16 + 16)
+#define LM_HS_RESP_LEN (LM_HDR_LEN + 4 + 32 + 16 + 16)
 
 struct lm_hs_init {
-	uint64_t index;			/* the initiator's session index */
+	uint32_t index;			/* the initiator's session index */
 	uint8_t epub[32];		/* its ephemeral X25519 public key */
 	uint8_t ts[LM_TS_LEN];		/* TAI64N */
 };
@@ -77,11 +76,11 @@ int lm_hs_init_parse(const uint8_t *pkt, size_t len, const uint8_t mackey[32],
 /* Master: builds the response and derives the session keys. */
 int lm_hs_resp_make(uint8_t *pkt, size_t len, const uint8_t psk[32],
 		    const uint8_t mackey[32], const uint8_t *init,
-		    uint16_t link_id, uint64_t r_index,
+		    uint16_t link_id, uint32_t r_index,
 		    const struct lm_hs_init *in, struct lm_hs_keys *keys);
 /* Slave: checks a response's length, header and MAC (cheap)... */
 int lm_hs_resp_peek(const uint8_t *pkt, size_t len, const uint8_t mackey[32],
-		    uint64_t *r_index, uint64_t *i_index, uint16_t *link_id);
+		    uint32_t *r_index, uint32_t *i_index, uint16_t *link_id);
 /* ...then derives the keys and checks the master's confirm. */
 int lm_hs_resp_finish(const uint8_t *pkt, const uint8_t psk[32],
 		      const uint8_t *init, const uint8_t esk[32],
@@ -98,8 +97,8 @@ int lm_hs_resp_finish(const uint8_t *pkt, const uint8_t psk[32],
 
 struct lm_keypair {
 	bool valid;
-	uint64_t my_index;		/* the peer puts this in its header */
-	uint64_t peer_index;		/* we put this in ours */
+	uint32_t my_index;		/* the peer puts this in its header */
+	uint32_t peer_index;		/* we put this in ours */
 	uint8_t tx[32], rx[32];
 	uint64_t tx_counter;
 	struct lm_replay replay;
@@ -119,7 +118,7 @@ struct lm_sess {
 	double hs_sent;
 	/* master: the newest initiation taken, and the rate limit */
 	uint8_t last_ts[LM_TS_LEN];
-	uint64_t last_index;
+	uint32_t last_index;
 	uint16_t last_links[LM_MAX_LINKS];	/* links it came in on */
 	unsigned nlast_links;
 	double tokens, tokens_at;
@@ -298,7 +297,7 @@ struct lm {
 	ev_timer hs_timer;		/* slave: when to start a handshake */
 	struct lm_stats st;
 	struct lm_link links[LM_MAX_LINKS];
-	struct log_rl rx_rl, slot_rl, tcp_rl;
+	struct log_rl rx_rl, slot_rl, tcp_rl, version_rl;
 	uint8_t txbuf[LM_HEADROOM + LM_BUF_LEN];
 	uint8_t rxbuf[LM_BATCH][LM_BUF_LEN];
 	struct sockaddr_storage rxaddr[LM_BATCH];

@@ -190,6 +190,21 @@ void lm_packet_in(struct lm *lm, struct lm_link *via_link,
 	uint8_t *payload;
 	int n;
 
+	/* a braid of another release (version 1 had a longer header):
+	 * dropped like any malformed packet, but said, or the link just
+	 * never comes up */
+	if (len >= LM_OVERHEAD && pkt[0] != LM_WIRE_VERSION && pkt[0] &&
+	    pkt[0] < 16) {
+		char a[64];
+
+		log_warn_rl(&lm->version_rl, "dropped a packet of wire "
+			    "version %u from %s: this braid speaks version "
+			    "%u; run the same release on both ends", pkt[0],
+			    lm_addr_str((const void *)from, a, sizeof(a)),
+			    LM_WIRE_VERSION);
+		lm->st.malformed++;
+		return;
+	}
 	if (len >= 2 && pkt[1] == LM_HS_INIT && lm->cfg.master) {
 		init_in(lm, via_stream, pkt, len, from, fromlen, local);
 		return;

@@ -14,7 +14,7 @@
 #define LM_KEY_LEN 32
 #define LM_MAX_LINKS 64
 #define LM_BUF_LEN 9216			/* largest packet on the wire */
-#define LM_MAX_PAYLOAD (LM_BUF_LEN - 40)	/* minus header and tag */
+#define LM_MAX_PAYLOAD (LM_BUF_LEN - 32)	/* minus header (16) and tag (16) */
 
 struct lm;
 

@@ -33,17 +33,20 @@ static bool usable(const struct lm_keypair *kp, double now)
 	return kp->valid && now - kp->created < LM_REJECT_AFTER;
 }
 
-static uint64_t random_index(void)
+/* A new index for a keypair of ours: not 0, and not that of any keypair
+ * we hold (indices have only 32 bits, so a clash is not unthinkable). */
+static uint32_t random_index(const struct lm_sess *s)
 {
-	uint64_t i = 0;
+	uint32_t i = 0;
 
-	while (!i)
+	while (!i || i == s->cur.my_index || i == s->prev.my_index ||
+	       i == s->next.my_index)
 		randombytes_buf(&i, sizeof(i));
 	return i;
 }
 
-static void keypair_set(struct lm_keypair *kp, uint64_t mine,
-			uint64_t peers, const uint8_t tx[32],
+static void keypair_set(struct lm_keypair *kp, uint32_t mine,
+			uint32_t peers, const uint8_t tx[32],
 			const uint8_t rx[32], double now)
 {
 	memset(kp, 0, sizeof(*kp));
@@ -143,7 +146,7 @@ int lm_sess_init_make(struct lm_sess *s, double now, uint16_t link_id,
 	 * the first copy and ignores the rest. */
 	if (!s->pending || now - s->hs_sent >= LM_HS_RETRY) {
 		crypto_box_keypair(s->hs.epub, s->esk);
-		s->hs.index = random_index();
+		s->hs.index = random_index(s);
 		lm_hs_timestamp(s->hs.ts);
 		s->pending = true;
 		s->hs_sent = now;
@@ -182,7 +185,7 @@ int lm_sess_init_in(struct lm_sess *s, double now, const uint8_t *pkt,
 {
 	struct lm_hs_init in;
 	struct lm_hs_keys k;
-	uint64_t r;
+	uint32_t r;
 	int n, age;
 
 	if (!s->master || lm_hs_init_parse(pkt, len, s->mackey, &in,
@@ -203,7 +206,7 @@ int lm_sess_init_in(struct lm_sess *s, double now, const uint8_t *pkt,
 		st->hs_ratelimited++;
 		return -1;
 	}
-	r = random_index();
+	r = random_index(s);
 	n = lm_hs_resp_make(resp, resplen, s->psk, s->mackey, pkt, *link_id,
 			    r, &in, &k);
 	if (n < 0) {
@@ -226,7 +229,7 @@ int lm_sess_resp_in(struct lm_sess *s, double now, const uint8_t *pkt,
 	uint8_t init[LM_HS_INIT_LEN];
 	struct lm_keypair kp;
 	struct lm_hs_keys k;
-	uint64_t r, i;
+	uint32_t r, i;
 
 	if (s->master || lm_hs_resp_peek(pkt, len, s->mackey, &r, &i,
 					 link_id) < 0) {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Wire format v1: encoding and decoding of the packet header. */
+/* Wire format v2: encoding and decoding of the packet header. */
 #include <errno.h>
 #include <string.h>
 
@@ -13,14 +13,13 @@ int lm_hdr_encode(const struct lm_hdr *h, uint8_t *buf, size_t len)
 	buf[0] = h->version;
 	buf[1] = h->type;
 	put_be16(buf + 2, h->link_id);
-	put_be32(buf + 4, h->reserved);
-	put_be64(buf + 8, h->session);
-	put_be64(buf + 16, h->counter);
+	put_be32(buf + 4, h->session);
+	put_be64(buf + 8, h->counter);
 	return LM_HDR_LEN;
 }
 
-/* Rejects anything v1 cannot be: short, other version, reserved bits set,
- * link id 0, or too short to hold a tag. */
+/* Rejects anything v2 cannot be: short (too short to hold a tag), other
+ * version, link id 0 or session 0. */
 int lm_hdr_decode(struct lm_hdr *h, const uint8_t *buf, size_t len)
 {
 	if (len < LM_HDR_LEN + LM_TAG_LEN)
@@ -28,12 +27,11 @@ int lm_hdr_decode(struct lm_hdr *h, const uint8_t *buf, size_t len)
 	h->version = buf[0];
 	h->type = buf[1];
 	h->link_id = get_be16(buf + 2);
-	h->reserved = get_be32(buf + 4);
-	h->session = get_be64(buf + 8);
-	h->counter = get_be64(buf + 16);
+	h->session = get_be32(buf + 4);
+	h->counter = get_be64(buf + 8);
 	if (h->version != LM_WIRE_VERSION)
 		return -EPROTO;
-	if (h->reserved != 0 || h->link_id == 0 || h->session == 0)
+	if (h->link_id == 0 || h->session == 0)
 		return -EBADMSG;
 	return LM_HDR_LEN;
 }

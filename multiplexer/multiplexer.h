@@ -98,7 +98,7 @@ struct mux_stats {
 
 /* Every data message starts with this header (sequence numbers); mux_send
  * needs this much writable room in front of the packet. */
-#define MUX_HDR_LEN 12
+#define MUX_HDR_LEN 10
 
 struct mux;
 

@@ -199,7 +199,7 @@ static void unrefuse(struct mux *m, const struct refused *r)
 		m->wrr[r->i[k]].eligible = m->links[r->i[k]].up;
 }
 
-/* Header bytes 8..11 of a new packet: how far back the last packet of
+/* Header bytes 8..9 of a new packet: how far back the last packet of
  * its flow went (MUX_DEP_NONE if none the receiver may still wait for). */
 static void stamp_flow(struct mux *m, uint8_t *msg, unsigned flow)
 {
@@ -208,7 +208,6 @@ static void stamp_flow(struct mux *m, uint8_t *msg, unsigned flow)
 
 	put_be16(msg + 8, !last || back >= REORDER_SLOTS ? MUX_DEP_NONE :
 			  (uint16_t)back);
-	put_be16(msg + 10, 0);
 }
 
 static void sent_new(struct mux *m, unsigned flow)

@@ -159,8 +159,8 @@ echo
 cc=${BENCH_CC:-$(br_in "$BR_NS_SLAVE" sysctl -n net.ipv4.tcp_congestion_control)}
 echo "braid aggregate benchmark: links 8/20/12 Mbit/s, one-way 10/40/25 ms, 0.5 % loss on the 12, ${BENCH_QUEUE:-100} ms buffers; $SECS s per flow, TCP $cc"
 # what a full link carries of TCP payload: 1348 bytes (MTU 1400 less IP,
-# TCP and timestamps) in a frame of 1400 + 52 (braid) + 28 (UDP/IP) + 14
-CEILING=$(awk 'BEGIN { printf "%.3f", 1348 / (1400 + 52 + 28 + 14) }')
+# TCP and timestamps) in a frame of 1400 + 42 (braid) + 28 (UDP/IP) + 14
+CEILING=$(awk 'BEGIN { printf "%.3f", 1348 / (1400 + 42 + 28 + 14) }')
 echo "  (per-packet overhead caps efficiency at $CEILING)"
 [[ ${BENCH_BASELINE:-1} == 0 ]] || baseline
 for sched in ${BENCH_SCHEDS:-earliest roundrobin}; do

@@ -53,12 +53,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					   &st) < 0);
 		break;
 	case 2:		/* an initiation with a valid MAC, any contents */
-		if (size < 1 + 2 + 8 + 32 + LM_TS_LEN)
+		if (size < 1 + 2 + 4 + 32 + LM_TS_LEN)
 			return 0;
 		memcpy(&id, data + 1, 2);
-		memcpy(&in.index, data + 3, 8);
-		memcpy(in.epub, data + 11, 32);
-		memcpy(in.ts, data + 43, LM_TS_LEN);
+		memcpy(&in.index, data + 3, 4);
+		memcpy(in.epub, data + 7, 32);
+		memcpy(in.ts, data + 39, LM_TS_LEN);
 		if (!id || !in.index)
 			return 0;
 		lm_hs_init_make(init, sizeof(init), ms.mackey, id, &in);

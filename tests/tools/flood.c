@@ -9,11 +9,11 @@
  * prints "sent=N pps=R errors=N received=N" to stdout and exits 0. MODE:
  *
  *   garbage  random bytes, random length 1..1400
- *   init     forged handshake initiations: 84 bytes, version 1, type 0x81,
- *            random non-zero link id and index, reserved 0, counter 0,
- *            then 60 random bytes (no key behind them)
- *   data     forged data packets: version 1, type 1, random non-zero link
- *            id, session and counter, random length 40..1400
+ *   init     forged handshake initiations: 76 bytes, version 2, type 0x81,
+ *            random non-zero link id and index, counter 0, then 60
+ *            random bytes (no key behind them)
+ *   data     forged data packets: version 2, type 1, random non-zero link
+ *            id, session and counter, random length 32..1400
  *   mix      each packet one of the three above, at random
  *   replay   the bytes of FILE (a captured real packet), over and over
  *
@@ -43,9 +43,9 @@
 #define BATCH_MAX 64
 #define PKT_MAX 1400
 #define REPLAY_MAX 65507
-#define INIT_LEN 84
-#define HDR_LEN 24
-#define DATA_MIN 40
+#define INIT_LEN 76
+#define HDR_LEN 16
+#define DATA_MIN 32
 #define MAX_LAG_NS 50000000ull	/* drop the backlog past this */
 
 enum mode { M_GARBAGE, M_INIT, M_DATA, M_MIX, M_REPLAY };
@@ -104,17 +104,16 @@ static void put_be(unsigned char *p, uint64_t v, int bytes)
 		p[i] = (unsigned char)v;
 }
 
-/* The 24-byte wire header: version 1, TYPE, link id, reserved 0, index or
- * session, counter. */
-static void put_hdr(unsigned char *p, uint8_t type, uint64_t index,
+/* The 16-byte wire header: version 2, TYPE, link id, index or session,
+ * counter. */
+static void put_hdr(unsigned char *p, uint8_t type, uint32_t index,
 		    uint64_t counter)
 {
-	p[0] = 1;
+	p[0] = 2;
 	p[1] = type;
 	put_be(p + 2, rnd_nonzero(0xffff), 2);
-	put_be(p + 4, 0, 4);
-	put_be(p + 8, index, 8);
-	put_be(p + 16, counter, 8);
+	put_be(p + 4, index, 4);
+	put_be(p + 8, counter, 8);
 }
 
 /* One packet of MODE into P; returns its length. */
@@ -126,12 +125,12 @@ static size_t make_packet(enum mode mode, unsigned char *p)
 		mode = (enum mode)(rnd() % 3);
 	switch (mode) {
 	case M_INIT:
-		put_hdr(p, 0x81, rnd_nonzero(UINT64_MAX), 0);
+		put_hdr(p, 0x81, (uint32_t)rnd_nonzero(UINT32_MAX), 0);
 		fill_random(p + HDR_LEN, INIT_LEN - HDR_LEN);
 		return INIT_LEN;
 	case M_DATA:
 		len = DATA_MIN + rnd() % (PKT_MAX - DATA_MIN + 1);
-		put_hdr(p, 1, rnd_nonzero(UINT64_MAX), rnd());
+		put_hdr(p, 1, (uint32_t)rnd_nonzero(UINT32_MAX), rnd());
 		fill_random(p + HDR_LEN, len - HDR_LEN);
 		return len;
 	default:
