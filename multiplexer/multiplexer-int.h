@@ -166,7 +166,7 @@ double mux_reorder_deadline(const struct mux_reorder *r);
 
 #define MUX_KEEP 256		/* packets a link keeps for resending */
 #define MUX_TXQ 256		/* packets waiting for room on some link */
-#define MUX_TXQ_SOJOURN 0.060	/* s a waiting packet may wait */
+#define MUX_TXQ_SOJOURN 0.060	/* s a waiting packet may wait (or 2 RTTs) */
 #define MUX_SPARSE_LEN 256	/* bytes: small packets of idle flows first */
 #define MUX_RESEND_AGE 0.5	/* s after which a packet is not resent */
 #define MUX_PROBE_MAX 1.0	/* s between probes of a stalled link */

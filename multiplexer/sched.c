@@ -333,10 +333,30 @@ static size_t txq_push_after_first(struct mux *m)
 	return (q->head + n) % MUX_TXQ;
 }
 
+/* How long a packet may wait for room: MUX_TXQ_SOJOURN, or twice the
+ * shortest base round trip of a link that is up if that is longer. A
+ * window opens only when feedback comes back, so over long round trips a
+ * queue that waits one round trip is the pipe filling, not a standing
+ * queue (and while the links' rates are still being found, it is most of
+ * what a TCP flow's start sends). */
+static double sojourn_max(const struct mux *m)
+{
+	double rtt = INFINITY;
+
+	for (size_t i = 0; i < MUX_MAX_LINKS; i++) {
+		const struct mux_link *l = &m->links[i];
+
+		if (l->used && l->up && l->est.have_rtt)
+			rtt = fmin(rtt, l->est.min_rtt);
+	}
+	return rtt < INFINITY ? fmax(MUX_TXQ_SOJOURN, 2 * rtt) :
+				MUX_TXQ_SOJOURN;
+}
+
 void mux_sched_drain(struct mux *m)
 {
 	struct mux_txq *q = &m->q;
-	double now = ev_now(m->loop);
+	double now = ev_now(m->loop), sojourn = 0;
 
 	/* the pacing timer is set whenever packets wait for pacing: their
 	 * links' rates may have changed, so they may be due sooner */
@@ -344,13 +364,18 @@ void mux_sched_drain(struct mux *m)
 		pace_run(m, now);
 	while (q->count) {
 		uint8_t *msg = q->pool + q->head * m->slot_len;
+		double age = now - q->at[q->head], limit = MUX_RESEND_AGE;
 		int err;
 
 		/* waited too long: dropping it tells the sender to slow
 		 * down; sending it late only adds delay (bufferbloat). A
 		 * resend is worth sending while the receiver may wait. */
-		if (now - q->at[q->head] > (q->resend[q->head] ?
-					    MUX_RESEND_AGE : MUX_TXQ_SOJOURN)) {
+		if (!q->resend[q->head]) {
+			if (age > MUX_TXQ_SOJOURN && !sojourn)
+				sojourn = sojourn_max(m);	/* rarely */
+			limit = sojourn ? sojourn : MUX_TXQ_SOJOURN;
+		}
+		if (age > limit) {
 			m->st.congested += !q->resend[q->head];
 			txq_pop(q);
 			continue;

@@ -1116,6 +1116,29 @@ START_TEST(est_converges)
 }
 END_TEST
 
+/* A link measured slow once (given a few packets a round trip, e.g. the
+ * ACKs of an upload) and past its startup, then saturated by a download
+ * at 20 Mbit/s over 80 ms: a window of four packets sized for the old
+ * rate carried no more than that rate, which then held it, for ever. */
+START_TEST(est_small_window_grows)
+{
+	static struct mux_est e;
+	static struct sim s = { .rate = 2.5e6, .owd = 0.040 };
+	double t = 1;
+
+	mux_est_init(&e);
+	e.have_rtt = e.have_fb = e.measured = e.full = true;
+	e.min_rtt = e.srtt = 0.080;
+	e.min_rtt_at = t;
+	e.btlbw = e.bw[0].v = 4 * 1410 / 0.090;
+	e.bw[0].at = t;
+	e.nbw = 1;
+	sim_run(&s, &e, t, t + 2, true, 0);
+	ck_assert_double_ge(e.btlbw, 2.5e6 * 0.8);
+	ck_assert(e.full);
+}
+END_TEST
+
 /* A link given little (app-limited) keeps its rate: it would otherwise
  * look slow, be given less, and starve. A slower link is followed. */
 START_TEST(est_app_limited_and_slowdown)
@@ -1545,6 +1568,53 @@ START_TEST(mux_queue_when_full)
 	run_for(0.05);
 	mux_stats(mux, &ms);
 	ck_assert_int_gt(ms.congested, 0);
+}
+END_TEST
+
+/* A packet waits for room up to 60 ms, or twice the shortest round trip
+ * of the links if that is longer: over long round trips windows open only
+ * as often as feedback comes back. */
+static void queue_wait(double rtt, double wait, bool dropped)
+{
+	struct mux_stats ms;
+	struct mux_link *a;
+
+	mux_link_add(mux, 1, "a", 1);
+	ack(1);
+	a = fake_measured(1, 2e5, rtt);
+	a->est.rttvar = 0.2;	/* no stall before the checks */
+	/* a's window holds 1.1 x 200 kB/s x (rtt + 10 ms): the rest waits */
+	for (int i = 0; i < 150; i++)
+		ck_assert_int_eq(msend_udp(1000, 1000), 0);
+	ck_assert_int_lt(fk.per_link[1], 150);
+	for (double t = 0; t < wait; t += 0.02) {
+		ack(1);			/* a is heard: it stays up */
+		run_for(0.02);
+	}
+	ck_assert(a->up);
+	msend_udp(1000, 1000);		/* looks at the queue */
+	mux_stats(mux, &ms);
+	if (dropped)
+		ck_assert_uint_gt(ms.congested, 0);
+	else
+		ck_assert_uint_eq(ms.congested, 0);
+}
+
+START_TEST(mux_queue_wait_short_rtt)
+{
+	queue_wait(0.020, 0.1, true);	/* 60 ms */
+}
+END_TEST
+
+START_TEST(mux_queue_wait_long_rtt)
+{
+	queue_wait(0.250, 0.1, false);	/* 500 ms */
+}
+END_TEST
+
+START_TEST(mux_queue_wait_long_rtt_expires)
+{
+	queue_wait(0.250, 0.6, true);
 }
 END_TEST
 
@@ -2038,6 +2108,7 @@ static Suite *mux_suite(void)
 
 	tc = tcase_create("estimate");
 	tcase_add_test(tc, est_converges);
+	tcase_add_test(tc, est_small_window_grows);
 	tcase_add_test(tc, est_app_limited_and_slowdown);
 	tcase_add_test(tc, est_loss);
 	tcase_add_test(tc, est_idle_restart);
@@ -2052,6 +2123,9 @@ static Suite *mux_suite(void)
 	tcase_add_test(tc, mux_earliest_splits_by_rate);
 	tcase_add_test(tc, mux_backup_only_when_full);
 	tcase_add_test(tc, mux_queue_when_full);
+	tcase_add_test(tc, mux_queue_wait_short_rtt);
+	tcase_add_test(tc, mux_queue_wait_long_rtt);
+	tcase_add_test(tc, mux_queue_wait_long_rtt_expires);
 	tcase_add_test(tc, mux_flows_stamped_and_sparse_first);
 	tcase_add_test(tc, mux_stall_resends);
 	tcase_add_test(tc, mux_loss_resent);
