@@ -14,7 +14,9 @@
 # default: the system's), BENCH_SCHEDS="earliest roundrobin", BENCH_QUEUE=MS
 # (each uplink's buffer, as time at its rate; default 100), BENCH_BASELINE=0
 # (leave out the baseline: one TCP flow over the 20 Mbit/s link alone, no
-# tunnel, which shows what TCP itself gets of a link).
+# tunnel, which shows what TCP itself gets of a link), BENCH_DELAYS="D1 D2
+# D3" (the links' one-way delays in ms instead of 10 40 25; "40 40 40" is
+# a master far away on every link).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=$(realpath "${1:-$ROOT/build}")
@@ -23,7 +25,8 @@ SECS=${2:-20}
 . "$ROOT/tests/bench/links.sh"
 br_require_tools ip iperf3 ping socat awk python3
 
-LINKS=("8mbit 10 0" "20mbit 40 0" "12mbit 25 0.5")
+read -r D1 D2 D3 <<<"${BENCH_DELAYS:-10 40 25}"
+LINKS=("8mbit $D1 0" "20mbit $D2 0" "12mbit $D3 0.5")
 NAMES=(l8 l20 l12)
 SUM=40
 STEADY=3	# s: the TCP flow's start-up is over by then
@@ -157,7 +160,7 @@ br_bg "$BR_NS_SRV" "$BR_TMP/iperf-s.log" iperf3 -s -B "$BR_SRV_IP"
 br_wait_listen "$BR_NS_SRV" tcp 5201
 echo
 cc=${BENCH_CC:-$(br_in "$BR_NS_SLAVE" sysctl -n net.ipv4.tcp_congestion_control)}
-echo "braid aggregate benchmark: links 8/20/12 Mbit/s, one-way 10/40/25 ms, 0.5 % loss on the 12, ${BENCH_QUEUE:-100} ms buffers; $SECS s per flow, TCP $cc"
+echo "braid aggregate benchmark: links 8/20/12 Mbit/s, one-way $D1/$D2/$D3 ms, 0.5 % loss on the 12, ${BENCH_QUEUE:-100} ms buffers; $SECS s per flow, TCP $cc"
 # what a full link carries of TCP payload: 1348 bytes (MTU 1400 less IP,
 # TCP and timestamps) in a frame of 1400 + 42 (braid) + 28 (UDP/IP) + 14
 CEILING=$(awk 'BEGIN { printf "%.3f", 1348 / (1400 + 42 + 28 + 14) }')
