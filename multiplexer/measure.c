@@ -19,7 +19,7 @@
 #define FULL_GROWTH 1.25	/* startup ends when the rate grows less */
 #define FULL_ROUNDS 3		/* for this many rounds */
 #define CWND_MIN (4 * 1500)
-#define CWND_QUANTUM (3 * 1500)	/* on top of gain x BDP, as BBR's quanta */
+#define CWND_PROBE (2 * 1500)	/* at least this beyond the BDP */
 #define CWND_INIT (16 * 1500)
 #define RTT_UNKNOWN 0.100	/* s assumed before the first sample */
 #define STALL_MARGIN 0.030	/* s on top of srtt + 4 rttvar */
@@ -60,10 +60,12 @@ double mux_est_cwnd(const struct mux_est *e)
 		return e->cap ? fmin(CWND_INIT, fmax(CWND_MIN, e->cap *
 				     (e->have_rtt ? e->min_rtt + MUX_FB_INTERVAL
 						  : RTT_UNKNOWN))) : CWND_INIT;
-	/* a few packets more than the gain gives: a window of a few packets
-	 * would otherwise carry no more than the rate it was sized for, and
-	 * a link measured slow once (given little) could never show more */
-	w = bdp(e) * (e->full ? CWND_GAIN : STARTUP_GAIN) + CWND_QUANTUM;
+	/* at least two packets beyond the pipe: a window of a few packets
+	 * that the gain cannot grow by a whole one would carry no more than
+	 * the rate it was sized for, and a link measured slow once (given
+	 * little) could never show more */
+	w = fmax(bdp(e) * (e->full ? CWND_GAIN : STARTUP_GAIN),
+		 bdp(e) + CWND_PROBE);
 	return w < CWND_MIN ? CWND_MIN : w;
 }
 

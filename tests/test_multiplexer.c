@@ -1133,7 +1133,7 @@ START_TEST(est_small_window_grows)
 	e.btlbw = e.bw[0].v = 4 * 1410 / 0.090;
 	e.bw[0].at = t;
 	e.nbw = 1;
-	sim_run(&s, &e, t, t + 2, true, 0);
+	sim_run(&s, &e, t, t + 3, true, 0);
 	ck_assert_double_ge(e.btlbw, 2.5e6 * 0.8);
 	ck_assert(e.full);
 }
