@@ -9,10 +9,11 @@
 
 #include "linkmap.h"
 
-#define LM_WIRE_VERSION 2
 #define LM_HDR_LEN 16
 #define LM_TAG_LEN 16
 #define LM_OVERHEAD (LM_HDR_LEN + LM_TAG_LEN)
+_Static_assert(LM_MAX_PAYLOAD == LM_BUF_LEN - LM_OVERHEAD,
+	       "linkmap.h's LM_MAX_PAYLOAD is the header and tag less");
 
 /* Header of every packet; authenticated as associated data. */
 struct lm_hdr {
@@ -295,6 +296,7 @@ struct lm {
 	struct lm_stream *streams[LM_MAX_STREAMS];
 	struct lm_sess sess;
 	ev_timer hs_timer;		/* slave: when to start a handshake */
+	double hs_unanswered;		/* slave: handshaking since, 0 none */
 	struct lm_stats st;
 	struct lm_link links[LM_MAX_LINKS];
 	struct log_rl rx_rl, slot_rl, tcp_rl, version_rl;

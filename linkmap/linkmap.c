@@ -4,6 +4,7 @@
  * (stream.c). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "linkmap-int.h"
 
 #define HS_TICK 0.1		/* s between checks whether a handshake is due */
+#define HS_UNANSWERED 10.0	/* s without a session before saying so */
 
 const char *lm_addr_str(const struct sockaddr *sa, char *buf, size_t len)
 {
@@ -171,6 +173,7 @@ static void resp_in(struct lm *lm, struct lm_link *l, struct lm_stream *via,
 	if (!l || lm_sess_resp_in(&lm->sess, now, pkt, len, &id, &lm->st) < 0)
 		return;
 	heard(l, via, len, now);
+	lm->hs_unanswered = 0;
 	if (first)
 		log_info("session with the master established (link %s)",
 			 l->name);
@@ -190,17 +193,14 @@ void lm_packet_in(struct lm *lm, struct lm_link *via_link,
 	uint8_t *payload;
 	int n;
 
-	/* a braid of another release (version 1 had a longer header):
-	 * dropped like any malformed packet, but said, or the link just
-	 * never comes up */
-	if (len >= LM_OVERHEAD && pkt[0] != LM_WIRE_VERSION && pkt[0] &&
-	    pkt[0] < 16) {
-		char a[64];
-
-		log_warn_rl(&lm->version_rl, "dropped a packet of wire "
-			    "version %u from %s: this braid speaks version "
-			    "%u; run the same release on both ends", pkt[0],
-			    lm_addr_str((const void *)from, a, sizeof(a)),
+	/* what looks like a braid of the release before (version 1, its
+	 * 24-byte header with a zero reserved word): dropped like any
+	 * malformed packet, but said, or the link just never comes up.
+	 * Unauthenticated, so it names no one. */
+	if (len >= 40 && pkt[0] == 1 && !(pkt[4] | pkt[5] | pkt[6] | pkt[7])) {
+		log_warn_rl(&lm->version_rl, "dropped what looks like a "
+			    "packet of braid wire protocol 1: this braid "
+			    "speaks %u; run the same release on both ends",
 			    LM_WIRE_VERSION);
 		lm->st.malformed++;
 		return;
@@ -340,6 +340,22 @@ static void hs_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 	if (!lm_sess_want_handshake(&lm->sess, now))
 		return;
+	/* nothing says why a master does not answer: say what it may be,
+	 * once, after HS_UNANSWERED s with no session at all */
+	if (!lm->hs_unanswered) {
+		lm->hs_unanswered = now;
+	} else if (now - lm->hs_unanswered >= HS_UNANSWERED &&
+		   !lm->sess.cur.valid) {
+		char a[64];
+
+		log_warn("no answer to the handshake from the master at %s "
+			 "for %.0f s: a wrong key, the port blocked on the "
+			 "way, or a master of another release (this one "
+			 "speaks wire protocol %u)",
+			 lm_addr_str((const void *)&lm->cfg.addr, a, sizeof(a)),
+			 now - lm->hs_unanswered, LM_WIRE_VERSION);
+		lm->hs_unanswered = INFINITY;	/* said once */
+	}
 	for (size_t i = 0; i < LM_MAX_LINKS; i++) {
 		struct lm_link *l = &lm->links[i];
 		uint8_t *pkt = lm->txbuf + LM_HEADROOM;

@@ -334,7 +334,8 @@ static size_t txq_push_after_first(struct mux *m)
 }
 
 /* How long a packet may wait for room: MUX_TXQ_SOJOURN, or twice the
- * shortest base round trip of a link that is up if that is longer. A
+ * shortest base round trip of a link that is up if that is longer (at
+ * most MUX_RESEND_AGE). A
  * window opens only when feedback comes back, so over long round trips a
  * queue that waits one round trip is the pipe filling, not a standing
  * queue (and while the links' rates are still being found, it is most of
@@ -349,7 +350,9 @@ static double sojourn_max(const struct mux *m)
 		if (l->used && l->up && l->est.have_rtt)
 			rtt = fmin(rtt, l->est.min_rtt);
 	}
-	return rtt < INFINITY ? fmax(MUX_TXQ_SOJOURN, 2 * rtt) :
+	/* never longer than a resend may wait */
+	return rtt < INFINITY ? fmax(MUX_TXQ_SOJOURN,
+				     fmin(2 * rtt, MUX_RESEND_AGE)) :
 				MUX_TXQ_SOJOURN;
 }
 

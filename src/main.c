@@ -10,6 +10,7 @@
 #include "cfg.h"
 #include "cli.h"
 #include "daemon.h"
+#include "linkmap.h"
 #include "log.h"
 
 struct cmd {
@@ -83,7 +84,7 @@ static int cmd_version(int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	printf("braid %s\n", BRAID_VERSION);
+	printf("braid %s (wire protocol %d)\n", BRAID_VERSION, LM_WIRE_VERSION);
 	return 0;
 }
 

@@ -44,7 +44,7 @@ int view_name_width(struct json_object *status);
 
 /* top's lines, each exactly width columns (padded with blanks, cut when
  * longer; at most len - 1). */
-/* "braid 0.1.0  slave braid0  up 13m 32s ..." with clock at the right
+/* "braid 0.2.0  slave braid0  up 13m 32s ..." with clock at the right
  * ("braid top" and the clock when status is no object). */
 const char *view_top_header(char *buf, size_t len, int width,
 			    struct json_object *status, const char *clock);

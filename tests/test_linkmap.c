@@ -30,7 +30,11 @@ START_TEST(hdr_round_trip)
 
 	ck_assert_int_eq(lm_hdr_encode(&h, buf, sizeof(buf)), LM_HDR_LEN);
 	/* Network byte order, fixed offsets. */
+	/* the sizes docs/PROTOCOL.md gives */
 	ck_assert_int_eq(LM_HDR_LEN, 16);
+	ck_assert_int_eq(LM_OVERHEAD, 32);
+	ck_assert_int_eq(LM_HS_INIT_LEN, 76);
+	ck_assert_int_eq(LM_HS_RESP_LEN, 84);
 	ck_assert_int_eq(buf[0], 2);
 	ck_assert_int_eq(buf[1], 7);
 	ck_assert_int_eq(buf[2], 0x12);

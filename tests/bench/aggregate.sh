@@ -26,6 +26,8 @@ SECS=${2:-20}
 br_require_tools ip iperf3 ping socat awk python3
 
 read -r D1 D2 D3 <<<"${BENCH_DELAYS:-10 40 25}"
+[[ $D1 =~ ^[0-9]+$ && $D2 =~ ^[0-9]+$ && $D3 =~ ^[0-9]+$ ]] ||
+	br_fail "BENCH_DELAYS: three one-way delays in ms, such as \"40 40 40\""
 LINKS=("8mbit $D1 0" "20mbit $D2 0" "12mbit $D3 0.5")
 NAMES=(l8 l20 l12)
 SUM=40

@@ -77,8 +77,10 @@ echo "installed under $DEST:"
 BIN=$DEST$SBINDIR/braid
 [[ -x $BIN ]] || fail "no executable braid in $SBINDIR"
 VERSION=$("$BIN" version) || fail "the installed braid does not run"
-[[ $VERSION == "braid "* ]] || fail "braid version printed '$VERSION'"
+[[ $VERSION =~ ^braid\ [0-9.]+\ \(wire\ protocol\ [0-9]+\)$ ]] ||
+	fail "braid version printed '$VERSION'"
 echo "ok: $SBINDIR/braid runs ($VERSION)"
+VERSION=${VERSION% (*}		# the man pages name the release
 
 # --- the man pages ---------------------------------------------------------
 LOCALES=(C)
