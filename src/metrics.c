@@ -138,7 +138,7 @@ static void link_values(const struct report_link *l, struct val *v)
 	v[L_RX_BYTES] = U(l->lm.rx_bytes);
 	v[L_TX_PACKETS] = U(l->lm.tx_packets);
 	v[L_RX_PACKETS] = U(l->lm.rx_packets);
-	v[L_DROPS] = U(l->lm.drops + m->ctl_lost);
+	v[L_DROPS] = U(report_link_drops(&l->lm, m));
 	v[L_DOWNS] = U(m->downs);
 	v[L_STALLS] = U(m->stalls);
 	v[L_RESENT] = U(m->resent);

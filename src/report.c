@@ -29,6 +29,12 @@ static const char *link_state(const struct mux_link_stats *m)
 	return m->stalled ? "stalled" : "up";
 }
 
+uint64_t report_link_drops(const struct lm_link_stats *lm,
+			   const struct mux_link_stats *mux)
+{
+	return lm->drops + mux->ctl_lost;
+}
+
 static struct json_object *link_json(const struct report_link *l)
 {
 	const struct mux_link_stats *m = &l->mux;
@@ -58,7 +64,7 @@ static struct json_object *link_json(const struct report_link *l)
 	put_u64(o, "rx_bytes", l->lm.rx_bytes);
 	put_u64(o, "tx_packets", l->lm.tx_packets);
 	put_u64(o, "rx_packets", l->lm.rx_packets);
-	put_u64(o, "drops", l->lm.drops + m->ctl_lost);
+	put_u64(o, "drops", report_link_drops(&l->lm, m));
 	put_u64(o, "inflight_bytes", m->inflight);
 	put_num(o, "cwnd_bytes", m->cwnd);
 	put_u64(o, "downs", m->downs);

@@ -26,6 +26,11 @@ struct report_link {
 	struct lm_link_stats lm;	/* packets and bytes on the wire */
 };
 
+/* A link's drops as every view shows them: packets the linkmap failed to
+ * send, and keepalives or answers a full buffer refused. */
+uint64_t report_link_drops(const struct lm_link_stats *lm,
+			   const struct mux_link_stats *mux);
+
 struct report {
 	bool master;
 	char device[IFNAMSIZ];
