@@ -26,6 +26,9 @@ struct lm_hdr {
 
 int lm_hdr_encode(const struct lm_hdr *h, uint8_t *buf, size_t len);
 int lm_hdr_decode(struct lm_hdr *h, const uint8_t *buf, size_t len);
+/* True if buf looks like a packet of wire version 1 (the release before:
+ * a 24-byte header whose bytes 4..7 were a zero reserved word). */
+bool lm_hdr_looks_v1(const uint8_t *buf, size_t len);
 
 /* Encrypts payload into out (header + ciphertext + tag) under key;
  * returns the packet length or -ENOBUFS. */

@@ -193,11 +193,10 @@ void lm_packet_in(struct lm *lm, struct lm_link *via_link,
 	uint8_t *payload;
 	int n;
 
-	/* what looks like a braid of the release before (version 1, its
-	 * 24-byte header with a zero reserved word): dropped like any
-	 * malformed packet, but said, or the link just never comes up.
-	 * Unauthenticated, so it names no one. */
-	if (len >= 40 && pkt[0] == 1 && !(pkt[4] | pkt[5] | pkt[6] | pkt[7])) {
+	/* a braid of the release before: dropped like any malformed packet,
+	 * but said, or the link just never comes up. Unauthenticated, so it
+	 * names no one. */
+	if (lm_hdr_looks_v1(pkt, len)) {
 		log_warn_rl(&lm->version_rl, "dropped what looks like a "
 			    "packet of braid wire protocol 1: this braid "
 			    "speaks %u; run the same release on both ends",

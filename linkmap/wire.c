@@ -18,6 +18,8 @@ int lm_hdr_encode(const struct lm_hdr *h, uint8_t *buf, size_t len)
 	return LM_HDR_LEN;
 }
 
+#define V1_OVERHEAD 40	/* version 1: a 24-byte header and the tag */
+
 /* Rejects anything v2 cannot be: short (too short to hold a tag), other
  * version, link id 0 or session 0. */
 int lm_hdr_decode(struct lm_hdr *h, const uint8_t *buf, size_t len)
@@ -34,4 +36,9 @@ int lm_hdr_decode(struct lm_hdr *h, const uint8_t *buf, size_t len)
 	if (h->link_id == 0 || h->session == 0)
 		return -EBADMSG;
 	return LM_HDR_LEN;
+}
+
+bool lm_hdr_looks_v1(const uint8_t *buf, size_t len)
+{
+	return len >= V1_OVERHEAD && buf[0] == 1 && !get_be32(buf + 4);
 }
