@@ -335,11 +335,10 @@ static size_t txq_push_after_first(struct mux *m)
 
 /* How long a packet may wait for room: MUX_TXQ_SOJOURN, or twice the
  * shortest base round trip of a link that is up if that is longer (at
- * most MUX_RESEND_AGE). A
- * window opens only when feedback comes back, so over long round trips a
- * queue that waits one round trip is the pipe filling, not a standing
- * queue (and while the links' rates are still being found, it is most of
- * what a TCP flow's start sends). */
+ * most MUX_RESEND_AGE). A window opens only when feedback comes back, so
+ * over long round trips a queue that waits one round trip is the pipe
+ * filling, not a standing queue (and while the links' rates are still
+ * being found, it is most of what a TCP flow's start sends). */
 static double sojourn_max(const struct mux *m)
 {
 	double rtt = INFINITY;
@@ -367,18 +366,16 @@ void mux_sched_drain(struct mux *m)
 		pace_run(m, now);
 	while (q->count) {
 		uint8_t *msg = q->pool + q->head * m->slot_len;
-		double age = now - q->at[q->head], limit = MUX_RESEND_AGE;
+		double age = now - q->at[q->head];
 		int err;
 
 		/* waited too long: dropping it tells the sender to slow
 		 * down; sending it late only adds delay (bufferbloat). A
-		 * resend is worth sending while the receiver may wait. */
-		if (!q->resend[q->head]) {
-			if (age > MUX_TXQ_SOJOURN && !sojourn)
-				sojourn = sojourn_max(m);	/* rarely */
-			limit = sojourn ? sojourn : MUX_TXQ_SOJOURN;
-		}
-		if (age > limit) {
+		 * resend is worth sending while the receiver may wait. The
+		 * links' round trips are looked at only past 60 ms. */
+		if (q->resend[q->head] ? age > MUX_RESEND_AGE :
+		    age > MUX_TXQ_SOJOURN &&
+		    age > (sojourn ? sojourn : (sojourn = sojourn_max(m)))) {
 			m->st.congested += !q->resend[q->head];
 			txq_pop(q);
 			continue;
