@@ -52,7 +52,8 @@ static double bdp(const struct mux_est *e)
 	return capped(e, e->btlbw) * (e->min_rtt + MUX_FB_INTERVAL);
 }
 
-double mux_est_cwnd(const struct mux_est *e)
+/* The window for the pipe itself, without the hold. */
+static double wire_cwnd(const struct mux_est *e)
 {
 	double w;
 
@@ -67,6 +68,28 @@ double mux_est_cwnd(const struct mux_est *e)
 	w = fmax(bdp(e) * (e->full ? CWND_GAIN : STARTUP_GAIN),
 		 bdp(e) + CWND_PROBE);
 	return w < CWND_MIN ? CWND_MIN : w;
+}
+
+/* The rate to plan with: measured, or (optimistically, until it is) what
+ * the window allows. */
+static double rate(const struct mux_est *e)
+{
+	double rtt = e->have_rtt ? e->min_rtt + MUX_FB_INTERVAL : RTT_UNKNOWN;
+
+	return capped(e, e->measured ? e->btlbw :
+			 fmax(e->btlbw, wire_cwnd(e) / rtt));
+}
+
+/* Packets held back before they leave (e->hold) make the pipe longer:
+ * by the hold's worth of the rate. */
+static double held(const struct mux_est *e)
+{
+	return e->hold ? e->hold * rate(e) : 0;
+}
+
+double mux_est_cwnd(const struct mux_est *e)
+{
+	return wire_cwnd(e) + held(e);
 }
 
 bool mux_est_room(const struct mux_est *e, size_t bytes)
@@ -94,7 +117,7 @@ void mux_est_sent(struct mux_est *e, uint32_t lseq, size_t bytes, double now)
 	 * link is not kept busy: what it delivers shows what it was given */
 	s->app_limited = e->have_fb &&
 			 (double)(mux_est_inflight(e) + e->queued) <
-			 fmax(bdp(e), PIPE_MIN);
+			 fmax(bdp(e) + held(e), PIPE_MIN);
 	e->sent_bytes += bytes;
 	e->next_lseq = lseq + 1;
 	s->lseq = lseq;
@@ -304,26 +327,16 @@ bool mux_est_stalled(const struct mux_est *e, double now)
 	return now - s->at > mux_est_rto(e);
 }
 
-/* The rate to plan with: measured, or (optimistically, until it is) what
- * the window allows. */
-static double rate(const struct mux_est *e)
-{
-	double rtt = e->have_rtt ? e->min_rtt + MUX_FB_INTERVAL : RTT_UNKNOWN;
-
-	return capped(e, e->measured ? e->btlbw :
-			 fmax(e->btlbw, mux_est_cwnd(e) / rtt));
-}
-
 static double base_rtt(const struct mux_est *e)
 {
 	return e->have_rtt ? e->min_rtt : RTT_UNKNOWN;
 }
 
-/* Seconds of queue at rate r. */
+/* Seconds of queue at rate r (a hold is not queue). */
 static double queue(const struct mux_est *e, double r)
 {
 	double q = (double)(mux_est_inflight(e) + e->queued) -
-		   r * (base_rtt(e) + MUX_FB_INTERVAL);
+		   r * (base_rtt(e) + MUX_FB_INTERVAL + e->hold);
 
 	return q > 0 ? q / r : 0;
 }
@@ -338,5 +351,5 @@ double mux_est_arrival(const struct mux_est *e, size_t bytes)
 {
 	double r = rate(e);
 
-	return base_rtt(e) / 2 + queue(e, r) + bytes / r;
+	return base_rtt(e) / 2 + e->hold + queue(e, r) + bytes / r;
 }

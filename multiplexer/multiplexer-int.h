@@ -84,6 +84,8 @@ struct mux_est {
 	double pace_debt, pace_t;	/* bytes given beyond the pacing
 					 * rate, as of pace_t */
 	uint64_t queued;		/* bytes waiting for pacing */
+	double hold;			/* s each packet waits before it may
+					 * leave (equalized), >= 0 */
 	struct mux_sent ring[MUX_EST_RING];
 };
 
@@ -180,6 +182,7 @@ struct mux_kept {
 	uint32_t seq, lseq;
 	uint16_t len;
 	double at;		/* when given to the link; 0: resent */
+	double due;		/* not sent before this (equalized) */
 };
 
 struct mux_link {
@@ -211,6 +214,13 @@ struct mux_link {
 	ev_timer ka;		/* slave: next keepalive */
 	struct mux_link_stats st;
 };
+
+/* The link's round trip with no queue: measured with data, or else by
+ * keepalives; 0: not known yet. */
+static inline double mux_link_base_rtt(const struct mux_link *l)
+{
+	return l->est.have_rtt ? l->est.min_rtt : l->st.rtt;
+}
 
 struct mux_txq {
 	size_t head, count;

@@ -399,8 +399,7 @@ static double resend_grace(const struct mux *m)
 
 		if (!l->used || !l->up)
 			continue;
-		/* measured with data, or else by keepalives */
-		rtt = l->est.have_rtt ? l->est.min_rtt : l->st.rtt;
+		rtt = mux_link_base_rtt(l);
 		if (!rtt)
 			continue;
 		lo = fmin(lo, rtt);

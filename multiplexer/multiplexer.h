@@ -23,6 +23,8 @@ enum mux_msg {
 
 enum mux_sched {
 	MUX_SCHED_EARLIEST,	/* the link where it arrives first */
+	MUX_SCHED_EQUALIZED,	/* the same, each packet held back until it
+				 * arrives as late as the slowest link's */
 	MUX_SCHED_ROUNDROBIN,	/* weighted round-robin */
 };
 

@@ -103,7 +103,9 @@ static int xmit(struct mux *m, struct mux_link *l, uint32_t seq,
 		return -EAGAIN;
 	put_be32(msg, seq);
 	put_be32(msg + 4, lseq);
-	if (m->cfg.sched != MUX_SCHED_ROUNDROBIN)
+	if (l->est.hold)
+		wait = l->est.hold;
+	else if (m->cfg.sched != MUX_SCHED_ROUNDROBIN)
 		wait = mux_est_pace_wait(&l->est, len + MUX_HDR_LEN, now);
 	if (l->tx_next == lseq && !wait) {
 		int err = wire(m, l, lseq, msg, len + MUX_HDR_LEN, now);
@@ -121,7 +123,8 @@ static int xmit(struct mux *m, struct mux_link *l, uint32_t seq,
 	if (copy != msg)
 		memcpy(copy, msg, len + MUX_HDR_LEN);
 	*k = (struct mux_kept){ .seq = seq, .lseq = lseq,
-				.len = (uint16_t)len, .at = now };
+				.len = (uint16_t)len, .at = now,
+				.due = now + l->est.hold };
 	l->tx_lseq++;
 	return 0;
 }
@@ -129,6 +132,32 @@ static int xmit(struct mux *m, struct mux_link *l, uint32_t seq,
 static enum tier tier_of(const struct mux_link *l)
 {
 	return l->stalled ? TIER_STALLED : l->backup ? TIER_BACKUP : TIER_MAIN;
+}
+
+/* Equalized: each link's packets are held back so that they arrive when
+ * those of the slowest main link that is up do (by base one-way delays,
+ * taken as half the minimum round trips, or the keepalives' before data
+ * has measured them). The receiver gets them in
+ * order, and a TCP flow sees the same round trip whichever links carry
+ * it, from its first packet: its start is not cut short by a round trip
+ * that grows as it spreads onto slower links. */
+static void equalize(struct mux *m)
+{
+	double slowest = 0;
+
+	for (size_t i = 0; i < MUX_MAX_LINKS; i++) {
+		const struct mux_link *l = &m->links[i];
+
+		if (l->used && l->up && !l->retiring &&
+		    tier_of(l) == TIER_MAIN)
+			slowest = fmax(slowest, mux_link_base_rtt(l));
+	}
+	for (size_t i = 0; i < MUX_MAX_LINKS; i++) {
+		struct mux_link *l = &m->links[i];
+		double rtt = l->used ? mux_link_base_rtt(l) : 0;
+
+		l->est.hold = rtt ? fmax(0, (slowest - rtt) / 2) : 0;
+	}
 }
 
 /* The link (not skip) where len bytes sent now arrive first, from the
@@ -140,6 +169,8 @@ static int pick_earliest(struct mux *m, size_t len, int skip)
 	int best[TIERS] = { -1, -1, -1 };
 	bool live = false;
 
+	if (m->cfg.sched == MUX_SCHED_EQUALIZED)
+		equalize(m);
 	for (size_t i = 0; i < MUX_MAX_LINKS; i++) {
 		struct mux_link *l = &m->links[i];
 		enum tier t = tier_of(l);
@@ -334,8 +365,9 @@ static size_t txq_push_after_first(struct mux *m)
 }
 
 /* How long a packet may wait for room: MUX_TXQ_SOJOURN, or twice the
- * shortest base round trip of a link that is up if that is longer (at
- * most MUX_RESEND_AGE). A window opens only when feedback comes back, so
+ * shortest base round trip of a link that is up (with its hold, when
+ * equalized) if that is longer (at most MUX_RESEND_AGE). A window opens
+ * only when feedback comes back, so
  * over long round trips a queue that waits one round trip is the pipe
  * filling, not a standing queue (and while the links' rates are still
  * being found, it is most of what a TCP flow's start sends). */
@@ -347,7 +379,7 @@ static double sojourn_max(const struct mux *m)
 		const struct mux_link *l = &m->links[i];
 
 		if (l->used && l->up && l->est.have_rtt)
-			rtt = fmin(rtt, l->est.min_rtt);
+			rtt = fmin(rtt, l->est.min_rtt + l->est.hold);
 	}
 	/* never longer than a resend may wait */
 	return rtt < INFINITY ? fmax(MUX_TXQ_SOJOURN,
@@ -513,9 +545,11 @@ static double pace_flush(struct mux *m, struct mux_link *l, double now)
 
 	while (l->tx_next != l->tx_lseq) {
 		struct mux_kept *k = &l->kept[l->tx_next % MUX_KEEP];
-		double wait = mux_est_pace_wait(&l->est, k->len + MUX_HDR_LEN,
-						now);
+		double wait;
 
+		if (k->due > now)	/* held back (equalized) */
+			return k->due;
+		wait = mux_est_pace_wait(&l->est, k->len + MUX_HDR_LEN, now);
 		if (wait > 0)
 			return now + wait;
 		err = wire(m, l, l->tx_next, kept_msg(m, l, l->tx_next),

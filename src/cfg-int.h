@@ -30,10 +30,10 @@ int cfg_get_number(struct cfg_ctx *x, const config_setting_t *parent,
 		   const char *name, double lo, double hi, double *out);
 int cfg_get_bool(struct cfg_ctx *x, const config_setting_t *parent,
 		 const char *name, bool *out);
-/* A setting of two words: *alt says whether it is the second. */
+/* A setting that is one of words (NULL after the last): *idx is which,
+ * 0 (the default) when it is absent. */
 int cfg_get_choice(struct cfg_ctx *x, const config_setting_t *parent,
-		   const char *name, const char *first, const char *second,
-		   bool *alt);
+		   const char *name, const char *const *words, unsigned *idx);
 int cfg_check_known(struct cfg_ctx *x, const config_setting_t *group,
 		    const char *const *known);
 

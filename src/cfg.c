@@ -141,19 +141,32 @@ int cfg_get_bool(struct cfg_ctx *x, const config_setting_t *parent,
 
 /* A setting of two words: *alt says whether it is the second (absent
  * means the first). */
+const char *const cfg_sched_names[] = { "earliest", "equalized",
+					"roundrobin", NULL };
+
 int cfg_get_choice(struct cfg_ctx *x, const config_setting_t *parent,
-		      const char *name, const char *first,
-		      const char *second, bool *alt)
+		   const char *name, const char *const *words, unsigned *idx)
 {
+	char list[128] = "";
 	const char *v;
+	unsigned n;
 
 	if (cfg_get_string(x, parent, name, &v) < 0)
 		return -1;
-	if (v && strcmp(v, first) && strcmp(v, second))
-		return cfg_fail(x, config_setting_get_member(parent, name),
-			    "must be \"%s\" or \"%s\"", first, second);
-	*alt = v && !strcmp(v, second);
-	return 0;
+	*idx = 0;
+	if (!v)
+		return 0;
+	for (n = 0; words[n]; n++)
+		if (!strcmp(v, words[n])) {
+			*idx = n;
+			return 0;
+		}
+	for (unsigned i = 0; i < n; i++)
+		snprintf(list + strlen(list), sizeof(list) - strlen(list),
+			 "%s\"%s\"", !i ? "" : i + 1 < n ? ", " : " or ",
+			 words[i]);
+	return cfg_fail(x, config_setting_get_member(parent, name),
+			"must be %s", list);
 }
 
 int cfg_check_known(struct cfg_ctx *x, const config_setting_t *group,
@@ -391,9 +404,12 @@ static int load_root(struct cfg_ctx *x, const config_setting_t *root,
 					     "routes", "fwmark", "route_table",
 					     "on_up", "on_down", "metrics",
 					     NULL };
+	static const char *const bondings[] = { "aggregate", "redundant",
+						NULL };
 	const config_setting_t *lt = config_setting_get_member(root,
 							       "listen_tcp");
 	const char *mode, *control, *user;
+	unsigned sched, bonding;
 
 	if (cfg_check_known(x, root, known) < 0 ||
 	    cfg_get_string(x, root, "mode", &mode) < 0)
@@ -418,12 +434,13 @@ static int load_root(struct cfg_ctx *x, const config_setting_t *root,
 	if (lt && !c->master)
 		return cfg_fail(x, lt, "only a master listens");
 	if (cfg_get_bool(x, root, "listen_tcp", &c->listen_tcp) < 0 ||
-	    cfg_get_choice(x, root, "scheduler", "earliest", "roundrobin",
-		       &c->roundrobin) < 0 ||
-	    cfg_get_choice(x, root, "bonding", "aggregate", "redundant",
-		       &c->redundant) < 0 ||
+	    cfg_get_choice(x, root, "scheduler", cfg_sched_names,
+			   &sched) < 0 ||
+	    cfg_get_choice(x, root, "bonding", bondings, &bonding) < 0 ||
 	    load_ports(x, root, c) < 0)
 		return -1;
+	c->sched = (enum cfg_sched)sched;
+	c->redundant = bonding == 1;
 	if (cfg_get_string(x, root, "control", &control) < 0)
 		return -1;
 	if (control && (!*control || strlen(control) >= sizeof(c->control)))

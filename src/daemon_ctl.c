@@ -117,7 +117,7 @@ void daemon_report(struct daemon *d, struct report *r)
 	r->master = d->cfg->master;
 	snprintf(r->device, sizeof(r->device), "%s", tun_name(d->tun));
 	r->uptime = now - d->started;
-	r->scheduler = d->cfg->roundrobin ? "roundrobin" : "earliest";
+	r->scheduler = cfg_sched_names[d->cfg->sched];
 	r->bonding = d->cfg->redundant ? "redundant" : "aggregate";
 	r->tun_rx = d->tun_rx_pkts;
 	r->tun_tx = d->tun_tx_pkts;
@@ -329,7 +329,7 @@ static void restart_only(const struct cfg *o, const struct cfg *n)
 			  "route_table)");
 	if (strcmp(o->metrics_str, n->metrics_str))
 		log_warnx(fmt, "metrics");
-	if (o->roundrobin != n->roundrobin || o->redundant != n->redundant ||
+	if (o->sched != n->sched || o->redundant != n->redundant ||
 	    o->keepalive != n->keepalive || o->dead_time != n->dead_time)
 		log_warnx(fmt, "scheduler, bonding, keepalive or dead_time");
 }

@@ -36,7 +36,7 @@ struct report {
 	char device[IFNAMSIZ];
 	double uptime;		/* s since the daemon started */
 	double session_age;	/* s since the current session keys (-1 none) */
-	const char *scheduler;	/* "earliest", "roundrobin" */
+	const char *scheduler;	/* "earliest", "equalized", "roundrobin" */
 	const char *bonding;	/* "aggregate", "redundant" */
 	uint64_t tun_rx, tun_tx, tun_drops;	/* packets from/to the TUN */
 	double tx_bps, rx_bps;	/* tunnel, bits/s over the last second */

@@ -279,6 +279,11 @@ static void master_earliest_setup(void)
 	make_mux_sched(true, MUX_SCHED_EARLIEST, false);
 }
 
+static void equalized_setup(void)
+{
+	make_mux_sched(false, MUX_SCHED_EQUALIZED, false);
+}
+
 static void redundant_setup(void)
 {
 	make_mux_sched(false, MUX_SCHED_EARLIEST, true);
@@ -1338,23 +1343,26 @@ START_TEST(est_pace)
 }
 END_TEST
 
+static struct mux_link *link_of(uint16_t id)
+{
+	for (size_t i = 0; i < MUX_MAX_LINKS; i++)
+		if (mux->links[i].used && mux->links[i].id == id)
+			return &mux->links[i];
+	ck_abort_msg("no link %u", id);
+	return NULL;
+}
+
 /* Link id's estimate, made up: measured at rate bytes/s over min_rtt. */
 static struct mux_link *fake_measured(uint16_t id, double rate, double rtt)
 {
-	for (size_t i = 0; i < MUX_MAX_LINKS; i++) {
-		struct mux_link *l = &mux->links[i];
+	struct mux_link *l = link_of(id);
 
-		if (!l->used || l->id != id)
-			continue;
-		l->est.have_rtt = l->est.have_fb = l->est.measured = true;
-		l->est.full = true;
-		l->est.btlbw = rate;
-		l->est.srtt = l->est.min_rtt = rtt;
-		l->est.min_rtt_at = ev_now(loop);
-		return l;
-	}
-	ck_abort_msg("no link %u", id);
-	return NULL;
+	l->est.have_rtt = l->est.have_fb = l->est.measured = true;
+	l->est.full = true;
+	l->est.btlbw = rate;
+	l->est.srtt = l->est.min_rtt = rtt;
+	l->est.min_rtt_at = ev_now(loop);
+	return l;
 }
 
 /* In the mux: a burst on a capped link is spread at the cap; what waits
@@ -1573,8 +1581,10 @@ END_TEST
 
 /* A packet waits for room up to 60 ms, or twice the shortest round trip
  * of the links if that is longer: over long round trips windows open only
- * as often as feedback comes back. */
-static void queue_wait(double rtt, double wait, bool dropped)
+ * as often as feedback comes back. With slow_rtt, a second link, slow and
+ * that far away. */
+static void queue_wait(double rtt, double wait, bool dropped,
+		       double slow_rtt)
 {
 	struct mux_stats ms;
 	struct mux_link *a;
@@ -1583,12 +1593,19 @@ static void queue_wait(double rtt, double wait, bool dropped)
 	ack(1);
 	a = fake_measured(1, 2e5, rtt);
 	a->est.rttvar = 0.2;	/* no stall before the checks */
+	if (slow_rtt) {
+		mux_link_add(mux, 2, "b", 1);
+		ack(2);
+		fake_measured(2, 1e3, slow_rtt)->est.rttvar = 0.2;
+	}
 	/* a's window holds about 200 kB/s x (rtt + 10 ms): the rest waits */
 	for (int i = 0; i < 150; i++)
 		ck_assert_int_eq(msend_udp(1000, 1000), 0);
 	ck_assert_int_lt(fk.per_link[1], 150);
 	for (double t = 0; t < wait; t += 0.02) {
-		ack(1);			/* a is heard: it stays up */
+		ack(1);			/* heard: the links stay up */
+		if (slow_rtt)
+			ack(2);
 		run_for(0.02);
 	}
 	ck_assert(a->up);
@@ -1602,19 +1619,105 @@ static void queue_wait(double rtt, double wait, bool dropped)
 
 START_TEST(mux_queue_wait_short_rtt)
 {
-	queue_wait(0.020, 0.1, true);	/* 60 ms */
+	queue_wait(0.020, 0.1, true, 0);	/* 60 ms */
 }
 END_TEST
 
 START_TEST(mux_queue_wait_long_rtt)
 {
-	queue_wait(0.250, 0.3, false);	/* 500 ms, not one round trip */
+	queue_wait(0.250, 0.3, false, 0);	/* 500 ms, not one round trip */
 }
 END_TEST
 
 START_TEST(mux_queue_wait_long_rtt_expires)
 {
-	queue_wait(0.250, 0.6, true);
+	queue_wait(0.250, 0.6, true, 0);
+}
+END_TEST
+
+/* Equalized: a's packets wait half the difference of the round trips
+ * (30 ms) before they leave, so they arrive with b's; b's leave at once.
+ * The wait does not take a's window: a (1 MB/s over 20 ms + 10 ms for
+ * feedback) holds 1.1 x 30 kB in flight and 30 kB waiting, 63 packets;
+ * b takes the rest. */
+START_TEST(mux_equalized_holds)
+{
+	struct mux_link *a, *b;
+	double t0, b_first = 0;
+	int na = 0, nb = 0;
+
+	two_links_up();
+	a = fake_measured(1, 1e6, 0.020);
+	b = fake_measured(2, 1e6, 0.080);
+	a->est.rttvar = b->est.rttvar = 0.1;	/* no stall */
+	ev_now_update(loop);
+	t0 = ev_time();
+	for (int i = 0; i < 120; i++)
+		ck_assert_int_eq(msend_udp(1000, 1000), 0);
+	ck_assert_double_eq_tol(a->est.hold, 0.030, 1e-9);
+	ck_assert_double_eq(b->est.hold, 0);
+	ck_assert_int_eq(fk.per_link[1], 0);
+	/* in 1 ms steps: pacing lets a few packets go per step */
+	for (int n = 0; ev_time() - t0 < 0.2; n++) {
+		if (n % 20 == 0) {
+			ack(1);		/* heard: the links stay up */
+			ack(2);
+		}
+		ev_run(loop, EVRUN_NOWAIT);
+		usleep(1000);
+	}
+	for (int i = 0; i < fk.nsent; i++) {
+		if (fk.sent[i].type != MUX_MSG_DATA)
+			continue;
+		if (fk.sent[i].link == 1) {
+			ck_assert_double_ge(fk.sent[i].at, t0 + 0.030);
+			na++;
+		} else {
+			b_first = nb++ ? b_first : fk.sent[i].at;
+		}
+	}
+	ck_assert_int_eq(na + nb, 120);
+	ck_assert_int_ge(na, 50);
+	ck_assert_int_ge(nb, 40);
+	ck_assert_double_lt(b_first, t0 + 0.010);
+}
+END_TEST
+
+/* The slowest main link that is up sets the delay: by its keepalives'
+ * round trip before data measured it; a backup link does not count. */
+START_TEST(mux_equalized_which_links)
+{
+	struct mux_link *a, *b;
+
+	two_links_up();
+	a = fake_measured(1, 1e6, 0.020);
+	b = link_of(2);
+	b->st.rtt = 0.060;		/* keepalives only */
+	msend_udp(1000, 1000);
+	ck_assert_double_eq_tol(a->est.hold, 0.020, 1e-9);
+	ck_assert_double_eq(b->est.hold, 0);
+	mux_link_set_backup(mux, 2, true);
+	msend_udp(1000, 1000);
+	ck_assert_double_eq(a->est.hold, 0);
+	/* a backup faster than the main links waits for them */
+	fake_measured(2, 1e6, 0.010);
+	msend_udp(1000, 1000);
+	ck_assert_double_eq_tol(b->est.hold, 0.005, 1e-9);
+}
+END_TEST
+
+/* Equalized, a's packets wait 40 ms for b's 100 ms round trip: the queue
+ * waits for room twice 60 ms (a's round trip as its feedback comes), so
+ * 100 ms is not too long; 140 ms is. */
+START_TEST(mux_equalized_queue_wait)
+{
+	queue_wait(0.020, 0.1, false, 0.100);
+}
+END_TEST
+
+START_TEST(mux_equalized_queue_wait_expires)
+{
+	queue_wait(0.020, 0.14, true, 0.100);
 }
 END_TEST
 
@@ -2140,6 +2243,14 @@ static Suite *mux_suite(void)
 	tcase_add_test(tc, mux_paced_peer_restart);
 	tcase_add_test(tc, mux_paced_ring_bounded);
 	tcase_add_test(tc, mux_paced_probe_keeps_waiting);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("equalized");
+	tcase_add_checked_fixture(tc, equalized_setup, mux_teardown);
+	tcase_add_test(tc, mux_equalized_holds);
+	tcase_add_test(tc, mux_equalized_which_links);
+	tcase_add_test(tc, mux_equalized_queue_wait);
+	tcase_add_test(tc, mux_equalized_queue_wait_expires);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("master_earliest");
