@@ -11,12 +11,12 @@
 # sender's resends.
 # Usage (root): tests/bench/aggregate.sh [build-dir] [SECS]
 # Environment: BENCH_CC=cubic|bbr|reno (the flow's TCP congestion control;
-# default: the system's), BENCH_SCHEDS="earliest roundrobin", BENCH_QUEUE=MS
-# (each uplink's buffer, as time at its rate; default 100), BENCH_BASELINE=0
-# (leave out the baseline: one TCP flow over the 20 Mbit/s link alone, no
-# tunnel, which shows what TCP itself gets of a link), BENCH_DELAYS="D1 D2
-# D3" (the links' one-way delays in ms instead of 10 40 25; "40 40 40" is
-# a master far away on every link).
+# default: the system's), BENCH_SCHEDS="earliest equalized roundrobin",
+# BENCH_QUEUE=MS (each uplink's buffer, as time at its rate; default 100),
+# BENCH_BASELINE=0 (leave out the baseline: one TCP flow over the 20 Mbit/s
+# link alone, no tunnel, which shows what TCP itself gets of a link),
+# BENCH_DELAYS="D1 D2 D3" (the links' one-way delays in ms instead of
+# 10 40 25; "40 40 40" is a master far away on every link).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=$(realpath "${1:-$ROOT/build}")
@@ -168,7 +168,7 @@ echo "braid aggregate benchmark: links 8/20/12 Mbit/s, one-way $D1/$D2/$D3 ms, 0
 CEILING=$(awk 'BEGIN { printf "%.3f", 1348 / (1400 + 42 + 28 + 14) }')
 echo "  (per-packet overhead caps efficiency at $CEILING)"
 [[ ${BENCH_BASELINE:-1} == 0 ]] || baseline
-for sched in ${BENCH_SCHEDS:-earliest roundrobin}; do
+for sched in ${BENCH_SCHEDS:-earliest equalized roundrobin}; do
 	br_conf_master "$BR_TMP/master-$sched.conf" "scheduler = \"$sched\";"
 	# round-robin gets the weights that suit these links; earliest needs none
 	BR_SLAVE_EXTRA="scheduler = \"$sched\";"

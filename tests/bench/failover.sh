@@ -7,7 +7,7 @@
 # scheduler (default dead_time).
 # Usage (root): tests/bench/failover.sh [build-dir]
 # Environment: BENCH_DIR=download (srv -> slave; default upload),
-# BENCH_SCHEDS="earliest roundrobin".
+# BENCH_SCHEDS="earliest equalized roundrobin".
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=$(realpath "${1:-$ROOT/build}")
@@ -48,7 +48,7 @@ PY
 echo
 echo "braid failover benchmark: links 8/20/12 Mbit/s, one-way 10/40/25 ms; the 20 Mbit/s link cut 3 s into a $((SIZE >> 20)) MiB $DIR, back 4 s later"
 port=7400
-for dead in ${BENCH_SCHEDS:-earliest roundrobin}; do
+for dead in ${BENCH_SCHEDS:-earliest equalized roundrobin}; do
 	port=$((port + 1))
 	br_conf_master "$BR_TMP/m$dead.conf" "scheduler = \"$dead\";"
 	BR_SLAVE_EXTRA="scheduler = \"$dead\";"
