@@ -640,6 +640,7 @@ int mux_link_stats(const struct mux *m, uint16_t id, struct mux_link_stats *out)
 	out->loss = l->est.loss;
 	out->inflight = mux_est_inflight(&l->est);
 	out->cwnd = mux_est_cwnd(&l->est);
+	out->hold = l->est.hold;
 	out->rate_cap = l->est.cap;
 	out->backup = l->backup;
 	out->stalled = l->stalled;

@@ -67,6 +67,8 @@ struct mux_link_stats {
 	double loss;		/* fraction of packets lost, smoothed */
 	uint64_t inflight;	/* bytes sent, not yet confirmed */
 	double cwnd;		/* bytes it may have in flight */
+	double hold;		/* s its packets wait before they leave
+				 * (scheduler equalized), 0: none */
 	double rate_cap;	/* bytes/s, 0: none */
 	uint64_t data_tx, data_rx;	/* data packets scheduled / delivered */
 	uint64_t send_fail;	/* data packets the link refused (they

@@ -137,10 +137,10 @@ static enum tier tier_of(const struct mux_link *l)
 /* Equalized: each link's packets are held back so that they arrive when
  * those of the slowest main link that is up do (by base one-way delays,
  * taken as half the minimum round trips, or the keepalives' before data
- * has measured them). The receiver gets them in
- * order, and a TCP flow sees the same round trip whichever links carry
- * it, from its first packet: its start is not cut short by a round trip
- * that grows as it spreads onto slower links. */
+ * has measured them). The receiver gets them in order, and a TCP flow
+ * sees the same round trip whichever links carry it, from its first
+ * packet: its start is not cut short by a round trip that grows as it
+ * spreads onto slower links. */
 static void equalize(struct mux *m)
 {
 	double slowest = 0;
@@ -367,10 +367,10 @@ static size_t txq_push_after_first(struct mux *m)
 /* How long a packet may wait for room: MUX_TXQ_SOJOURN, or twice the
  * shortest base round trip of a link that is up (with its hold, when
  * equalized) if that is longer (at most MUX_RESEND_AGE). A window opens
- * only when feedback comes back, so
- * over long round trips a queue that waits one round trip is the pipe
- * filling, not a standing queue (and while the links' rates are still
- * being found, it is most of what a TCP flow's start sends). */
+ * only when feedback comes back, so over long round trips a queue that
+ * waits one round trip is the pipe filling, not a standing queue (and
+ * while the links' rates are still being found, it is most of what a TCP
+ * flow's start sends). */
 static double sojourn_max(const struct mux *m)
 {
 	double rtt = INFINITY;

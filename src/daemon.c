@@ -39,7 +39,7 @@ static void stats_log(struct daemon *d)
 			 "drops=%llu weight=%u rtt_ms=%.1f downs=%llu peer=%s "
 			 "srtt_ms=%.1f min_rtt_ms=%.1f rate_kbit=%.0f "
 			 "loss_pct=%.2f inflight=%llu cwnd=%.0f stalls=%llu "
-			 "resent=%llu backup=%d stalled=%d",
+			 "resent=%llu backup=%d stalled=%d hold_ms=%.1f",
 			 m.name, ids[i], m.up ? "up" : "down",
 			 (unsigned long long)l.tx_packets,
 			 (unsigned long long)l.tx_bytes,
@@ -51,7 +51,8 @@ static void stats_log(struct daemon *d)
 			 m.min_rtt * 1e3, m.rate * 8 / 1e3, m.loss * 100,
 			 (unsigned long long)m.inflight, m.cwnd,
 			 (unsigned long long)m.stalls,
-			 (unsigned long long)m.resent, m.backup, m.stalled);
+			 (unsigned long long)m.resent, m.backup, m.stalled,
+			 m.hold * 1e3);
 	}
 	mux_stats(d->mux, &ms);
 	lm_stats(d->lm, &ls);

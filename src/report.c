@@ -67,6 +67,7 @@ static struct json_object *link_json(const struct report_link *l)
 	put_u64(o, "drops", report_link_drops(&l->lm, m));
 	put_u64(o, "inflight_bytes", m->inflight);
 	put_num(o, "cwnd_bytes", m->cwnd);
+	put_num(o, "hold_ms", m->hold * 1e3);
 	put_u64(o, "downs", m->downs);
 	put_u64(o, "stalls", m->stalls);
 	put_u64(o, "resent", m->resent);

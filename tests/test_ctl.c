@@ -267,6 +267,7 @@ START_TEST(status_shape)
 	r.links[0].mux.ctl_lost = 1;
 	r.links[0].mux.send_fail = 7;	/* sent elsewhere: not a drop */
 	r.links[0].tx_bps = 8000;
+	r.links[0].mux.hold = 0.0305;
 	r.mux.reorder.lost = 3;
 	o = report_json(&r);
 	ck_assert_ptr_nonnull(o);
@@ -283,6 +284,8 @@ START_TEST(status_shape)
 	ck_assert_double_eq_tol(json_object_get_double(v), 16e6, 1e-3);
 	ck_assert(json_object_object_get_ex(l, "drops", &v));
 	ck_assert_int_eq(json_object_get_int64(v), 3);
+	ck_assert(json_object_object_get_ex(l, "hold_ms", &v));
+	ck_assert_double_eq_tol(json_object_get_double(v), 30.5, 1e-9);
 	ck_assert(json_object_object_get_ex(l, "proxy", &v));
 	ck_assert_ptr_null(v);		/* null, not "" */
 	ck_assert(json_object_object_get_ex(o, "total", &tot));

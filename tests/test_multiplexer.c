@@ -1657,8 +1657,10 @@ START_TEST(mux_equalized_holds)
 	ck_assert_double_eq_tol(a->est.hold, 0.030, 1e-9);
 	ck_assert_double_eq(b->est.hold, 0);
 	ck_assert_int_eq(fk.per_link[1], 0);
-	/* in 1 ms steps: pacing lets a few packets go per step */
-	for (int n = 0; ev_time() - t0 < 0.2; n++) {
+	/* in 1 ms steps: pacing lets a few packets go per step (short of
+	 * a stall: 460 ms) */
+	for (int n = 0; fk.per_link[1] + fk.per_link[2] < 120 &&
+			ev_time() - t0 < 0.4; n++) {
 		if (n % 20 == 0) {
 			ack(1);		/* heard: the links stay up */
 			ack(2);
@@ -1706,18 +1708,18 @@ START_TEST(mux_equalized_which_links)
 }
 END_TEST
 
-/* Equalized, a's packets wait 40 ms for b's 100 ms round trip: the queue
- * waits for room twice 60 ms (a's round trip as its feedback comes), so
- * 100 ms is not too long; 140 ms is. */
+/* Equalized, a's packets wait 90 ms for b's 200 ms round trip: the queue
+ * waits for room twice 110 ms (a's round trip as its feedback comes), so
+ * 100 ms is not too long (60 ms is, without the hold); 300 ms is. */
 START_TEST(mux_equalized_queue_wait)
 {
-	queue_wait(0.020, 0.1, false, 0.100);
+	queue_wait(0.020, 0.1, false, 0.200);
 }
 END_TEST
 
 START_TEST(mux_equalized_queue_wait_expires)
 {
-	queue_wait(0.020, 0.14, true, 0.100);
+	queue_wait(0.020, 0.3, true, 0.200);
 }
 END_TEST
 

@@ -4,11 +4,12 @@
 # delay, loss), like a DSL line or a 4G link.
 #   bench_links "RATE DELAY_MS LOSS_PCT" ...   (one quoted triple per link)
 #   bench_cut I / bench_restore I              (100 % loss both ways)
-# Source it with ROOT (the repository) and BUILD (the build directory) set:
-# it sources lib.sh with that build's braid and impair, and needs root.
+# Source it with ROOT (the repository) and BUILD (the build directory) set,
+# or BR_BIN and BENCH_IMPAIR: it sources lib.sh with that build's braid and
+# impair, and needs root.
 
-BR_BIN=$BUILD/braid
-BENCH_IMPAIR=$BUILD/tests/impair
+BR_BIN=${BR_BIN:-$BUILD/braid}
+BENCH_IMPAIR=${BENCH_IMPAIR:-$BUILD/tests/impair}
 # shellcheck source=tests/integration/lib.sh
 . "$ROOT/tests/integration/lib.sh"
 br_require_root
