@@ -139,11 +139,11 @@ int cfg_get_bool(struct cfg_ctx *x, const config_setting_t *parent,
 	return 0;
 }
 
-/* A setting of two words: *alt says whether it is the second (absent
- * means the first). */
 const char *const cfg_sched_names[] = { "earliest", "equalized",
 					"roundrobin", NULL };
 
+/* A setting that is one of words: *idx says which (absent means the
+ * first). */
 int cfg_get_choice(struct cfg_ctx *x, const config_setting_t *parent,
 		   const char *name, const char *const *words, unsigned *idx)
 {
