@@ -169,8 +169,6 @@ static int pick_earliest(struct mux *m, size_t len, int skip)
 	int best[TIERS] = { -1, -1, -1 };
 	bool live = false;
 
-	if (m->cfg.sched == MUX_SCHED_EQUALIZED)
-		equalize(m);
 	for (size_t i = 0; i < MUX_MAX_LINKS; i++) {
 		struct mux_link *l = &m->links[i];
 		enum tier t = tier_of(l);
@@ -262,6 +260,8 @@ static int send_one(struct mux *m, uint8_t *msg, size_t len, bool resend,
 	int first = -1, err = -EAGAIN;
 	if (!resend)
 		stamp_flow(m, msg, flow);
+	if (m->cfg.sched == MUX_SCHED_EQUALIZED)
+		equalize(m);
 	for (;;) {
 		int i = pick_earliest(m, len, first);
 

@@ -139,8 +139,12 @@ int cfg_get_bool(struct cfg_ctx *x, const config_setting_t *parent,
 	return 0;
 }
 
-const char *const cfg_sched_names[] = { "earliest", "equalized",
-					"roundrobin", NULL };
+const char *const cfg_sched_names[] = {
+	[MUX_SCHED_EARLIEST] = "earliest",
+	[MUX_SCHED_EQUALIZED] = "equalized",
+	[MUX_SCHED_ROUNDROBIN] = "roundrobin",
+	NULL
+};
 
 /* A setting that is one of words: *idx says which (absent means the
  * first). */
@@ -439,7 +443,7 @@ static int load_root(struct cfg_ctx *x, const config_setting_t *root,
 	    cfg_get_choice(x, root, "bonding", bondings, &bonding) < 0 ||
 	    load_ports(x, root, c) < 0)
 		return -1;
-	c->sched = (enum cfg_sched)sched;
+	c->sched = (enum mux_sched)sched;
 	c->redundant = bonding == 1;
 	if (cfg_get_string(x, root, "control", &control) < 0)
 		return -1;

@@ -11,15 +11,14 @@
 
 #include <json-c/json.h>
 
+#include "multiplexer.h"
 #include "tundev.h"
 
 #define CFG_MAX_LINKS 32
 #define CFG_NAME_LEN 32
 #define CFG_ERR_LEN 512
 
-enum cfg_sched { CFG_SCHED_EARLIEST, CFG_SCHED_EQUALIZED,
-		 CFG_SCHED_ROUNDROBIN };
-/* The scheduler setting's words, by enum cfg_sched; NULL after. */
+/* The scheduler setting's words, by enum mux_sched; NULL after. */
 extern const char *const cfg_sched_names[];
 
 enum cfg_link_type { CFG_LINK_UDP, CFG_LINK_SOCKS5, CFG_LINK_SOCKS5_TCP };
@@ -58,7 +57,7 @@ struct cfg {
 	double dead_time;
 	double rekey;			/* slave: seconds between handshakes */
 	bool listen_tcp;		/* master: take CONNECT streams */
-	enum cfg_sched sched;		/* scheduler */
+	enum mux_sched sched;		/* scheduler */
 	bool redundant;			/* bonding = "redundant" */
 	uint16_t redundant_ports[16];	/* or only UDP/TCP on these */
 	size_t n_redundant_ports;

@@ -262,10 +262,7 @@ static int setup_links(struct daemon *d)
 	struct cfg_link *links;
 	size_t nlinks;
 	struct mux_cfg mc = { .master = c->master, .max_packet = c->mtu,
-			      .sched = c->sched == CFG_SCHED_ROUNDROBIN ?
-				       MUX_SCHED_ROUNDROBIN :
-				       c->sched == CFG_SCHED_EQUALIZED ?
-				       MUX_SCHED_EQUALIZED : MUX_SCHED_EARLIEST,
+			      .sched = c->sched,
 			      .redundant = c->redundant,
 			      .keepalive = c->keepalive,
 			      .dead_time = c->dead_time, .ops = &mux_ops,

@@ -287,7 +287,7 @@ START_TEST(link_ids_weights)
 	ck_assert(!c.links[0].backup);
 	ck_assert(c.links[3].backup);
 	/* the defaults: earliest arrival, aggregate */
-	ck_assert_int_eq(c.sched, CFG_SCHED_EARLIEST);
+	ck_assert_int_eq(c.sched, MUX_SCHED_EARLIEST);
 	ck_assert(!c.redundant);
 	ck_assert_uint_eq(c.links[0].id, 1);
 	ck_assert_uint_eq(c.links[0].weight, 1);
@@ -734,9 +734,9 @@ START_TEST(bonding_and_scheduler)
 	load_ok(HEAD_MASTER "listen = \":1\";\nbonding = \"redundant\";\n"
 		"scheduler = \"roundrobin\";\n");
 	ck_assert(c.redundant);
-	ck_assert_int_eq(c.sched, CFG_SCHED_ROUNDROBIN);
+	ck_assert_int_eq(c.sched, MUX_SCHED_ROUNDROBIN);
 	load_ok(HEAD_MASTER "listen = \":1\";\nscheduler = \"equalized\";\n");
-	ck_assert_int_eq(c.sched, CFG_SCHED_EQUALIZED);
+	ck_assert_int_eq(c.sched, MUX_SCHED_EQUALIZED);
 	load_ok(HEAD_MASTER "listen = \":1\";\n"
 		"redundant_ports = [ 53, 3478, 65535 ];\n");
 	ck_assert(!c.redundant);

@@ -33,13 +33,6 @@ NAMES=(l8 l20 l12)
 SUM=40
 STEADY=3	# s: the TCP flow's start-up is over by then
 
-# ping_avg COUNT: average RTT (ms) of pings slave -> master's TUN address.
-ping_avg()
-{
-	br_in "$BR_NS_SLAVE" ping -q -c "$1" -i 0.2 -W 2 "$BR_TUN_MASTER" |
-		awk -F/ '/^rtt/ { print $5 }'
-}
-
 stat_sum()	# ROLE LINK KEY: value from the last stats lines (0 if none)
 {
 	local v
@@ -93,7 +86,7 @@ run_direction()	# SCHED TITLE DIR(tx|rx) [iperf3 flags]
 	held0=$(br_total "$recv" reorder_held)
 	lost0=$(br_total "$recv" reorder_lost)
 	late0=$(br_total "$recv" reorder_late)
-	ping_avg $((SECS * 5 - 10)) >"$BR_TMP/ping.$dir" &
+	bench_ping_avg $((SECS * 5 - 10)) >"$BR_TMP/ping.$dir" &
 	local pp=$!
 	br_in "$BR_NS_SLAVE" iperf3 -c "$BR_SRV_IP" -t "$SECS" -J \
 		--get-server-output ${BENCH_CC:+-C "$BENCH_CC"} "$@" \
@@ -183,7 +176,7 @@ for sched in ${BENCH_SCHEDS:-earliest equalized roundrobin}; do
 	br_wait_links_up slave 15 "${NAMES[@]}"
 	sleep 2
 	echo
-	echo "  $sched: idle RTT through the tunnel $(ping_avg 10) ms"
+	echo "  $sched: idle RTT through the tunnel $(bench_ping_avg 10) ms"
 	run_direction "$sched" upload tx
 	run_direction "$sched" download rx -R
 	br_stop slave

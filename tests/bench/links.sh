@@ -4,6 +4,7 @@
 # delay, loss), like a DSL line or a 4G link.
 #   bench_links "RATE DELAY_MS LOSS_PCT" ...   (one quoted triple per link)
 #   bench_cut I / bench_restore I              (100 % loss both ways)
+#   bench_ping_avg COUNT                       (RTT through the tunnel)
 # Source it with ROOT (the repository) and BUILD (the build directory) set,
 # or BR_BIN and BENCH_IMPAIR: it sources lib.sh with that build's braid and
 # impair, and needs root.
@@ -49,3 +50,11 @@ bench_ctl()	# I COMMAND
 
 bench_cut() { bench_ctl "$1" "both loss 100"; }
 bench_restore() { bench_ctl "$1" "both loss ${2:-0}"; }
+
+# bench_ping_avg COUNT: average RTT (ms) of pings slave -> master's TUN
+# address, 0.2 s apart; nothing if none came back.
+bench_ping_avg()
+{
+	br_in "$BR_NS_SLAVE" ping -q -c "$1" -i 0.2 -W 2 "$BR_TUN_MASTER" |
+		awk -F/ '/^rtt/ { print $5 }'
+}

@@ -35,8 +35,7 @@ sleep 1			# a few keepalive round trips on each link
 # --- 1. at rest ---------------------------------------------------------------
 echo
 echo "== 1. at rest: a ping through the tunnel takes the far link's round trip"
-rtt=$(br_in "$BR_NS_SLAVE" ping -q -c 10 -i 0.2 -W 2 "$BR_TUN_MASTER" |
-	awk -F/ '/^rtt/ { print $5 }')
+rtt=$(bench_ping_avg 10)
 echo "   ping RTT through the tunnel: ${rtt:-none} ms (links: $((2 * NEAR)) and $((2 * FAR)) ms)"
 [[ -n $rtt ]] || br_fail "no ping reply through the tunnel"
 awk -v r="$rtt" -v f="$((2 * FAR))" 'BEGIN { exit !(r >= f - 8 && r <= f + 40) }' ||
