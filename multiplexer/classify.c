@@ -3,6 +3,7 @@
  * (UDP or TCP to or from a listed port) and which flow it belongs to;
  * bounds-checked, anything unusual is not chosen and shares one flow. */
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include "bytes.h"
 #include "multiplexer-int.h"
@@ -79,4 +80,20 @@ unsigned mux_flow_bucket(const uint8_t *pkt, size_t len)
 	if (t)
 		h = fnv(h, t, 4);		/* ports */
 	return h % MUX_FLOW_BUCKETS;
+}
+
+bool mux_timed(const uint8_t *pkt, size_t len)
+{
+	size_t off;
+	const uint8_t *t;
+
+	if (len > MUX_SPARSE_LEN)
+		return true;
+	t = transport(pkt, len, &off);
+	if (!t || (pkt[0] >> 4 == 4 ? pkt[9] : pkt[6]) != IPPROTO_TCP)
+		return false;
+	/* anything but header and options (data, or a header cut short)
+	 * is data; TUN gives whole packets, so len is the IP length */
+	return off + 20 > len || (t[13] & (TH_SYN | TH_FIN)) ||
+	       len != off + (size_t)(t[12] >> 4) * 4;
 }

@@ -347,9 +347,11 @@ double mux_est_queue(const struct mux_est *e)
 }
 
 /* Per packet, per link: the rate is worked out once. */
-double mux_est_arrival(const struct mux_est *e, size_t bytes)
+double mux_est_arrival(const struct mux_est *e, size_t bytes, double wait,
+		       double base)
 {
 	double r = rate(e);
 
-	return base_rtt(e) / 2 + e->hold + queue(e, r) + bytes / r;
+	return (base ? base : RTT_UNKNOWN) / 2 + wait + queue(e, r) +
+	       bytes / r;
 }

@@ -105,8 +105,11 @@ double mux_est_queue(const struct mux_est *e);
 double mux_est_rto(const struct mux_est *e);
 bool mux_est_stalled(const struct mux_est *e, double now);
 void mux_est_forget_inflight(struct mux_est *e);
-/* Seconds until a packet of bytes sent now would arrive. */
-double mux_est_arrival(const struct mux_est *e, size_t bytes);
+/* Seconds until a packet of bytes given now would arrive, if it may not
+ * leave for wait s (its hold, or held packets ahead of it), over a link
+ * of round trip base with no queue (0: not known). */
+double mux_est_arrival(const struct mux_est *e, size_t bytes, double wait,
+		       double base);
 /* Pacing: the rate the link is fed at (bytes/s, 0: not paced); how long
  * until a packet of bytes may leave; it left. Bytes given to the link
  * and not yet sent (queued) count against its window. */
@@ -259,6 +262,11 @@ struct mux {
 /* classify.c: is pkt UDP or TCP from or to one of the n ports? */
 bool mux_chosen(const uint16_t *ports, size_t n, const uint8_t *pkt,
 		size_t len);
+/* Does its sender time a round trip by it (equalized holds it back)?
+ * Anything but a small packet (at most MUX_SPARSE_LEN bytes) that is not
+ * a TCP segment with data, SYN or FIN: pings, DNS, game updates and TCP's
+ * pure ACKs are not. */
+bool mux_timed(const uint8_t *pkt, size_t len);
 /* Its flow (addresses, protocol, ports) as one of MUX_FLOW_BUCKETS. */
 unsigned mux_flow_bucket(const uint8_t *pkt, size_t len);
 

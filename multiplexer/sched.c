@@ -87,14 +87,26 @@ static int wire(struct mux *m, struct mux_link *l, uint32_t lseq,
 	return 0;
 }
 
+/* How long a packet not held itself waits behind held ones on l (their
+ * hold ends in the order they were given). */
+static double held_ahead(const struct mux *m, const struct mux_link *l)
+{
+	if (l->tx_next == l->tx_lseq)
+		return 0;
+	return fmax(0, l->kept[(l->tx_lseq - 1) % MUX_KEEP].due -
+		       ev_now(m->loop));
+}
+
 /* Gives packet seq (msg: MUX_HDR_LEN bytes of room, then len bytes) to
  * l, keeping a copy for resending. It leaves now if nothing waits on l
  * and pacing allows (an error then means l did not take it), else when
- * pacing lets it; it counts against l's window meanwhile. */
+ * pacing lets it, and held back by l's hold if hold; it counts against
+ * l's window meanwhile. */
 static int xmit(struct mux *m, struct mux_link *l, uint32_t seq,
-		uint8_t *msg, size_t len)
+		uint8_t *msg, size_t len, bool hold)
 {
 	double now = ev_now(m->loop), wait = 0;
+	double due = now + (hold ? l->est.hold : held_ahead(m, l));
 	uint32_t lseq = l->tx_lseq;
 	struct mux_kept *k = &l->kept[lseq % MUX_KEEP];
 	uint8_t *copy = kept_msg(m, l, lseq);
@@ -103,7 +115,7 @@ static int xmit(struct mux *m, struct mux_link *l, uint32_t seq,
 		return -EAGAIN;
 	put_be32(msg, seq);
 	put_be32(msg + 4, lseq);
-	if (l->est.hold)
+	if (hold && l->est.hold)
 		wait = l->est.hold;
 	else if (m->cfg.sched != MUX_SCHED_ROUNDROBIN)
 		wait = mux_est_pace_wait(&l->est, len + MUX_HDR_LEN, now);
@@ -124,7 +136,7 @@ static int xmit(struct mux *m, struct mux_link *l, uint32_t seq,
 		memcpy(copy, msg, len + MUX_HDR_LEN);
 	*k = (struct mux_kept){ .seq = seq, .lseq = lseq,
 				.len = (uint16_t)len, .at = now,
-				.due = now + l->est.hold };
+				.due = due };
 	l->tx_lseq++;
 	return 0;
 }
@@ -160,10 +172,10 @@ static void equalize(struct mux *m)
 	}
 }
 
-/* The link (not skip) where len bytes sent now arrive first, from the
- * best tier that has one with room. Stalled links only when no other is
- * up. -1 if none. */
-static int pick_earliest(struct mux *m, size_t len, int skip)
+/* The link (not skip) where len bytes sent now (held back if hold)
+ * arrive first, from the best tier that has one with room. Stalled links
+ * only when no other is up. -1 if none. */
+static int pick_earliest(struct mux *m, size_t len, int skip, bool hold)
 {
 	double best_t[TIERS] = { INFINITY, INFINITY, INFINITY };
 	int best[TIERS] = { -1, -1, -1 };
@@ -185,7 +197,11 @@ static int pick_earliest(struct mux *m, size_t len, int skip)
 		    l->tx_lseq - l->tx_next + l->est.next_lseq - l->est.una >=
 		    MUX_EST_RING - 16)
 			continue;
-		at = mux_est_arrival(&l->est, len + MUX_HDR_LEN);
+		/* before data, the keepalives' round trip tells a near
+		 * link from a far one */
+		at = mux_est_arrival(&l->est, len + MUX_HDR_LEN,
+				     hold ? l->est.hold : held_ahead(m, l),
+				     mux_link_base_rtt(l));
 		/* a stream link loses ties to a UDP one */
 		if (at < best_t[t] || (at == best_t[t] && best[t] >= 0 &&
 				       m->wrr[best[t]].stream &&
@@ -256,6 +272,8 @@ static int send_one(struct mux *m, uint8_t *msg, size_t len, bool resend,
 		      mux_chosen(m->cfg.redundant_ports,
 				 m->cfg.n_redundant_ports, msg + MUX_HDR_LEN,
 				 len)) && !resend;
+	bool hold = m->cfg.sched == MUX_SCHED_EQUALIZED &&
+		    mux_timed(msg + MUX_HDR_LEN, len);
 	struct refused r = { .n = 0 };
 	int first = -1, err = -EAGAIN;
 	if (!resend)
@@ -263,12 +281,12 @@ static int send_one(struct mux *m, uint8_t *msg, size_t len, bool resend,
 	if (m->cfg.sched == MUX_SCHED_EQUALIZED)
 		equalize(m);
 	for (;;) {
-		int i = pick_earliest(m, len, first);
+		int i = pick_earliest(m, len, first, hold);
 
 		if (i < 0)
 			break;
 		err = xmit(m, &m->links[i], resend ? seq : m->tx_seq, msg,
-			   len);
+			   len, hold);
 		if (err == 0) {
 			if (first >= 0) {
 				m->st.copies++;
@@ -309,7 +327,7 @@ static int send_roundrobin(struct mux *m, uint8_t *msg, size_t len,
 
 		if (i < 0)
 			break;
-		err = xmit(m, &m->links[i], m->tx_seq, msg, len);
+		err = xmit(m, &m->links[i], m->tx_seq, msg, len, false);
 		if (err == 0 || err == -ENOBUFS)
 			break;
 		refuse(m, &r, i);
@@ -642,7 +660,7 @@ static void probe(struct mux *m, struct mux_link *l, double now)
 	mux_est_forget_inflight(&l->est);
 	/* packets waiting for pacing probe it when they go */
 	if (l->tx_next == l->tx_lseq)
-		xmit(m, l, 0, msg, 0);
+		xmit(m, l, 0, msg, 0, true);
 	l->probe_wait *= 2;
 	if (l->probe_wait > MUX_PROBE_MAX)
 		l->probe_wait = MUX_PROBE_MAX;

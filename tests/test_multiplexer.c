@@ -1277,8 +1277,8 @@ START_TEST(sched_earliest_arrival)
 	ck_assert_double_eq_tol(fast.btlbw, 2.5e6, 2.5e5);
 	ck_assert_double_eq_tol(slow.btlbw, 0.5e6, 0.5e5);
 	/* idle: fast wins (10 ms + 0.5 ms vs 40 ms + 2.5 ms) */
-	ck_assert_double_lt(mux_est_arrival(&fast, 1250),
-			    mux_est_arrival(&slow, 1250));
+	ck_assert_double_lt(mux_est_arrival(&fast, 1250, 0, fast.min_rtt),
+			    mux_est_arrival(&slow, 1250, 0, slow.min_rtt));
 	/* 200 kB more on fast: 70 ms of queue beyond its pipe; the idle
 	 * slow link is quicker now */
 	for (int i = 0; i < 160; i++)
@@ -1286,8 +1286,8 @@ START_TEST(sched_earliest_arrival)
 	ck_assert_double_eq_tol(mux_est_queue(&fast),
 				(200e3 - 2.5e6 * (fast.min_rtt + 0.01)) / 2.5e6,
 				0.005);
-	ck_assert_double_gt(mux_est_arrival(&fast, 1250),
-			    mux_est_arrival(&slow, 1250));
+	ck_assert_double_gt(mux_est_arrival(&fast, 1250, 0, fast.min_rtt),
+			    mux_est_arrival(&slow, 1250, 0, slow.min_rtt));
 	/* and it has no room for more */
 	ck_assert(!mux_est_room(&fast, 1250));
 	ck_assert(mux_est_room(&slow, 1250));
@@ -1499,6 +1499,20 @@ START_TEST(mux_paced_full_buffer_retried)
 }
 END_TEST
 
+/* Before any data, the keepalives' round trips tell the near link from
+ * the far one: the first packets go on the near one. */
+START_TEST(mux_earliest_keepalive_rtt)
+{
+	two_links_up();
+	link_of(1)->st.rtt = 0.080;
+	link_of(2)->st.rtt = 0.010;
+	ck_assert_int_eq(msend_udp(1000, 100), 0);
+	ck_assert_int_eq(msend_udp(1000, 100), 0);
+	ck_assert_int_eq(fk.per_link[1], 0);
+	ck_assert_int_eq(fk.per_link[2], 2);
+}
+END_TEST
+
 /* In the mux: with estimates for both links, traffic splits by what the
  * links can carry, not by weight. */
 START_TEST(mux_earliest_splits_by_rate)
@@ -1705,6 +1719,61 @@ START_TEST(mux_equalized_which_links)
 	fake_measured(2, 1e6, 0.010);
 	msend_udp(1000, 1000);
 	ck_assert_double_eq_tol(b->est.hold, 0.005, 1e-9);
+}
+END_TEST
+
+/* Equalized holds only what a sender times its round trip by. With a
+ * (20 ms), c (40 ms) and b (80 ms): a ping and a pure ACK leave on a at
+ * once; a SYN and a segment with data arrive with b's packets (40 ms one
+ * way), on a, which sends fastest; a ping given while they wait on a
+ * would arrive after them, and goes on c instead (20 ms). */
+START_TEST(mux_equalized_unheld)
+{
+	static const char ping[60] = { 0x45, [3] = 60, [9] = 1 };
+	static const char pure_ack[52] = { 0x45, [3] = 52, [9] = 6, [32] = 0x80,
+				      [33] = 0x10 };
+	static const char syn[64] = { 0x45, [3] = 64, [9] = 6, [32] = 0xb0,
+				      [33] = 0x02 };
+	static const char data[56] = { 0x45, [3] = 56, [9] = 6, [32] = 0x80,
+				       [33] = 0x18 };
+	const double oneway[4] = { 0, 0.010, 0.040, 0.020 };
+	struct mux_link *a, *b, *c;
+	double t0;
+	int n = 0;
+
+	two_links_up();
+	mux_link_add(mux, 3, "c", 1);
+	ack(3);
+	a = fake_measured(1, 2e6, 0.020);
+	b = fake_measured(2, 1e6, 0.080);
+	c = fake_measured(3, 1e6, 0.040);
+	a->est.rttvar = b->est.rttvar = c->est.rttvar = 0.1; /* no stall */
+	ev_now_update(loop);
+	t0 = ev_time();
+	ck_assert_int_eq(msend(ping, sizeof(ping)), 0);
+	ck_assert_int_eq(msend(pure_ack, sizeof(pure_ack)), 0);
+	ck_assert_int_eq(fk.per_link[1], 2);		/* at once */
+	ck_assert_int_eq(msend(syn, sizeof(syn)), 0);
+	ck_assert_int_eq(msend(data, sizeof(data)), 0);
+	ck_assert_double_eq_tol(a->est.hold, 0.030, 1e-9);
+	ck_assert_int_eq(fk.per_link[1], 2);		/* a holds them */
+	ck_assert_int_eq(msend(ping, sizeof(ping)), 0);
+	ck_assert_int_eq(fk.per_link[3], 1);
+	run_for(0.050);
+	for (int i = 0; i < fk.nsent; i++) {
+		double arrives = fk.sent[i].at + oneway[fk.sent[i].link];
+
+		if (fk.sent[i].type != MUX_MSG_DATA)
+			continue;
+		n++;
+		if (fk.sent[i].len == MUX_HDR_LEN + sizeof(pure_ack))
+			ck_assert_double_lt(arrives, t0 + 0.015);
+		else if (fk.sent[i].len == MUX_HDR_LEN + sizeof(ping))
+			ck_assert_double_lt(arrives, t0 + 0.025);
+		else
+			ck_assert_double_ge(arrives, t0 + 0.040);
+	}
+	ck_assert_int_eq(n, 5);
 }
 END_TEST
 
@@ -2036,6 +2105,41 @@ START_TEST(classify_ports)
 }
 END_TEST
 
+/* What equalized holds: TCP segments with data, SYN or FIN, and anything
+ * big; not pings, small UDP, pure ACKs (a RST among them). IPv4 with
+ * options and IPv6 alike; a TCP header cut short counts as data. */
+START_TEST(classify_timed)
+{
+	uint8_t v4[40] = { 0x45, [2] = 0, [3] = 40, [9] = 6, [32] = 0x50,
+			   [33] = 0x10 };			/* ACK */
+	uint8_t v4o[44] = { 0x46, [3] = 44, [9] = 6, [36] = 0x50,
+			    [37] = 0x10 };			/* options */
+	uint8_t v6[61] = { 0x60, [5] = 21, [6] = 6, [52] = 0x50,
+			   [53] = 0x18 };			/* 1 byte */
+	uint8_t icmp[MUX_SPARSE_LEN + 1] = { 0x45, [3] = 84, [9] = 1 };
+
+	ck_assert(!mux_timed(v4, sizeof(v4)));
+	ck_assert(!mux_timed(v4o, sizeof(v4o)));
+	ck_assert(mux_timed(v4o, sizeof(v4o) - 1));	/* header cut short */
+	ck_assert(mux_timed(v6, sizeof(v6)));
+	ck_assert(!mux_timed(v6, sizeof(v6) - 1));	/* no data: an ACK */
+	v4[33] = 0x12;					/* SYN ACK */
+	ck_assert(mux_timed(v4, sizeof(v4)));
+	v4[33] = 0x11;					/* FIN ACK */
+	ck_assert(mux_timed(v4, sizeof(v4)));
+	v4[33] = 0x14;					/* RST ACK */
+	ck_assert(!mux_timed(v4, sizeof(v4)));
+	v4[33] = 0x10;
+	v4[32] = 0x80;			/* 32-byte header (timestamps) ... */
+	ck_assert(mux_timed(v4, sizeof(v4)));	/* ... longer than sent */
+	ck_assert(!mux_timed(icmp, 84));
+	icmp[9] = 17;					/* UDP, 84 bytes */
+	ck_assert(!mux_timed(icmp, 84));
+	ck_assert(mux_timed(icmp, sizeof(icmp)));
+	ck_assert(!mux_timed(icmp, 0));
+}
+END_TEST
+
 /* Only the chosen traffic goes twice. */
 START_TEST(mux_redundant_ports)
 {
@@ -2227,6 +2331,7 @@ static Suite *mux_suite(void)
 	tc = tcase_create("earliest");
 	tcase_add_checked_fixture(tc, earliest_setup, mux_teardown);
 	tcase_add_test(tc, mux_earliest_splits_by_rate);
+	tcase_add_test(tc, mux_earliest_keepalive_rtt);
 	tcase_add_test(tc, mux_backup_only_when_full);
 	tcase_add_test(tc, mux_queue_when_full);
 	tcase_add_test(tc, mux_queue_wait_short_rtt);
@@ -2251,6 +2356,7 @@ static Suite *mux_suite(void)
 	tcase_add_checked_fixture(tc, equalized_setup, mux_teardown);
 	tcase_add_test(tc, mux_equalized_holds);
 	tcase_add_test(tc, mux_equalized_which_links);
+	tcase_add_test(tc, mux_equalized_unheld);
 	tcase_add_test(tc, mux_equalized_queue_wait);
 	tcase_add_test(tc, mux_equalized_queue_wait_expires);
 	suite_add_tcase(s, tc);
@@ -2265,6 +2371,7 @@ static Suite *mux_suite(void)
 	tcase_add_checked_fixture(tc, redundant_setup, mux_teardown);
 	tcase_add_test(tc, mux_redundant_two_copies);
 	tcase_add_test(tc, classify_ports);
+	tcase_add_test(tc, classify_timed);
 	tcase_add_test(tc, mux_redundant_ports);
 	suite_add_tcase(s, tc);
 
