@@ -63,11 +63,6 @@ static uint32_t fnv(uint32_t h, const uint8_t *p, size_t n)
 
 unsigned mux_flow_bucket(const uint8_t *pkt, size_t len)
 {
-	return mux_flow_hash(pkt, len) % MUX_FLOW_BUCKETS;
-}
-
-uint32_t mux_flow_hash(const uint8_t *pkt, size_t len)
-{
 	uint32_t h = 2166136261u;
 	size_t off;
 	const uint8_t *t;
@@ -79,12 +74,12 @@ uint32_t mux_flow_hash(const uint8_t *pkt, size_t len)
 		h = fnv(h, pkt + 6, 1);
 		h = fnv(h, pkt + 8, 32);
 	} else {
-		return 1;
+		return 0;
 	}
 	t = transport(pkt, len, &off);
 	if (t)
 		h = fnv(h, t, 4);		/* ports */
-	return h ? h : 1;
+	return h % MUX_FLOW_BUCKETS;
 }
 
 bool mux_timed(const uint8_t *pkt, size_t len)
@@ -101,22 +96,4 @@ bool mux_timed(const uint8_t *pkt, size_t len)
 	 * is data; TUN gives whole packets, so len is the IP length */
 	return off + 20 > len || (t[13] & (TH_SYN | TH_FIN)) ||
 	       len != off + (size_t)(t[12] >> 4) * 4;
-}
-
-bool mux_tcp_span(const uint8_t *pkt, size_t len, uint32_t *seq,
-		  uint32_t *end)
-{
-	size_t off, hl;
-	const uint8_t *t = transport(pkt, len, &off);
-
-	if (!t || (pkt[0] >> 4 == 4 ? pkt[9] : pkt[6]) != IPPROTO_TCP ||
-	    off + 20 > len)
-		return false;
-	hl = off + (size_t)(t[12] >> 4) * 4;
-	if (hl > len)
-		return false;
-	*seq = get_be32(t + 4);
-	*end = *seq + (uint32_t)(len - hl) + !!(t[13] & TH_SYN) +
-	       !!(t[13] & TH_FIN);
-	return *end != *seq;
 }

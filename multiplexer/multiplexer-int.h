@@ -234,7 +234,6 @@ struct mux_txq {
 	uint8_t *pool;		/* MUX_TXQ buffers of MUX_HDR_LEN + max_packet */
 	uint16_t flow[MUX_TXQ];	/* each packet's flow bucket */
 	bool first[MUX_TXQ];	/* a resend or a small packet: goes first */
-	bool retx[MUX_TXQ];	/* TCP's own resend: first, waits like ours */
 	uint16_t waiting[MUX_FLOW_BUCKETS];	/* packets queued per flow */
 };
 
@@ -246,11 +245,6 @@ struct mux {
 	uint32_t tx_seq;		/* next global sequence number */
 	/* per flow bucket: 1 << 32 | sequence of its last packet sent */
 	uint64_t flow_last[MUX_FLOW_BUCKETS];
-	/* per flow bucket, for TCP: which flow (its hash, 0: none) and the
-	 * end of the highest sequence it sent */
-	struct {
-		uint32_t hash, end;
-	} tcp[MUX_FLOW_BUCKETS];
 	uint32_t epoch, peer_epoch;	/* random per start: restarts show */
 	bool peer_redundant;		/* the slave asked for it */
 	struct mux_reorder ro;
@@ -275,12 +269,6 @@ bool mux_chosen(const uint16_t *ports, size_t n, const uint8_t *pkt,
 bool mux_timed(const uint8_t *pkt, size_t len);
 /* Its flow (addresses, protocol, ports) as one of MUX_FLOW_BUCKETS. */
 unsigned mux_flow_bucket(const uint8_t *pkt, size_t len);
-/* The same, as a 32-bit hash (never 0). */
-uint32_t mux_flow_hash(const uint8_t *pkt, size_t len);
-/* A TCP segment that takes sequence space (data, SYN, FIN): its first
- * sequence number and the one after it. */
-bool mux_tcp_span(const uint8_t *pkt, size_t len, uint32_t *seq,
-		  uint32_t *end);
 
 /* sched.c: which link each packet goes on. */
 int mux_sched_init(struct mux *m);

@@ -364,7 +364,6 @@ static void txq_move(struct mux *m, size_t to, size_t from)
 	q->seq[to] = q->seq[from];
 	q->flow[to] = q->flow[from];
 	q->first[to] = q->first[from];
-	q->retx[to] = q->retx[from];
 }
 
 /* A free place behind the resends and small packets at the front, so
@@ -424,8 +423,7 @@ void mux_sched_drain(struct mux *m)
 		 * down; sending it late only adds delay (bufferbloat). A
 		 * resend is worth sending while the receiver may wait. The
 		 * links' round trips are looked at only past 60 ms. */
-		if (q->resend[q->head] || q->retx[q->head] ?
-		    age > MUX_RESEND_AGE :
+		if (q->resend[q->head] ? age > MUX_RESEND_AGE :
 		    age > MUX_TXQ_SOJOURN &&
 		    age > (sojourn ? sojourn : (sojourn = sojourn_max(m)))) {
 			m->st.congested += !q->resend[q->head];
@@ -444,35 +442,20 @@ void mux_sched_drain(struct mux *m)
 	}
 }
 
-/* Drops the newest packet queued, to make room. */
-static void txq_drop_newest(struct mux *m)
-{
-	struct mux_txq *q = &m->q;
-
-	q->count--;
-	q->waiting[q->flow[(q->head + q->count) % MUX_TXQ]]--;
-	m->st.congested++;
-}
-
 /* Queues a packet. A small one of a flow with nothing queued (a ping,
  * a DNS query, a TCP ACK, a game's update) goes first: it does not wait
- * behind a download's queue, and cannot reorder its own flow. So does a
- * segment TCP sends again (retx): the hole it fills holds up its flow at
- * the receiver; it waits as long as a resend of ours may, and makes room
- * if the queue is full. */
+ * behind a download's queue, and cannot reorder its own flow. */
 static int txq_add(struct mux *m, const uint8_t *pkt, size_t len,
-		   unsigned flow, bool retx)
+		   unsigned flow)
 {
 	struct mux_txq *q = &m->q;
 	size_t i;
 
-	if (retx && q->count == MUX_TXQ)
-		txq_drop_newest(m);
 	if (q->count == MUX_TXQ || len + MUX_HDR_LEN > m->slot_len) {
 		m->st.congested++;
 		return -ENOBUFS;
 	}
-	if (retx || (len <= MUX_SPARSE_LEN && !q->waiting[flow])) {
+	if (len <= MUX_SPARSE_LEN && !q->waiting[flow]) {
 		i = txq_push_after_first(m);
 		q->first[i] = true;
 	} else {
@@ -484,7 +467,6 @@ static int txq_add(struct mux *m, const uint8_t *pkt, size_t len,
 	q->len[i] = (uint16_t)len;
 	q->at[i] = ev_now(m->loop);
 	q->resend[i] = false;
-	q->retx[i] = retx;
 	q->flow[i] = (uint16_t)flow;
 	q->waiting[flow]++;
 	m->st.queued++;
@@ -500,54 +482,36 @@ static void txq_add_resend(struct mux *m, const uint8_t *msg, size_t len,
 	unsigned flow = mux_flow_bucket(msg + MUX_HDR_LEN, len);
 	size_t i;
 
-	if (q->count == MUX_TXQ)
-		txq_drop_newest(m);
+	if (q->count == MUX_TXQ) {
+		q->count--;
+		q->waiting[q->flow[(q->head + q->count) % MUX_TXQ]]--;
+		m->st.congested++;
+	}
 	i = txq_push_front(q);
 	memcpy(q->pool + i * m->slot_len, msg, len + MUX_HDR_LEN);
 	q->len[i] = (uint16_t)len;
 	q->at[i] = at;
 	q->resend[i] = true;
-	q->retx[i] = false;
 	q->first[i] = true;
 	q->seq[i] = seq;
 	q->flow[i] = (uint16_t)flow;
 	q->waiting[flow]++;
 }
 
-/* Is pkt a TCP segment its flow sent before (all of it below the highest
- * sequence the flow sent)? Remembers the highest, per flow bucket. */
-static bool tcp_resent(struct mux *m, const uint8_t *pkt, size_t len,
-		       uint32_t hash)
-{
-	unsigned flow = hash % MUX_FLOW_BUCKETS;
-	uint32_t seq, end;
-
-	if (!mux_tcp_span(pkt, len, &seq, &end))
-		return false;
-	if (m->tcp[flow].hash == hash && (int32_t)(end - m->tcp[flow].end) <= 0)
-		return true;
-	m->tcp[flow].hash = hash;
-	m->tcp[flow].end = end;
-	return false;
-}
-
 int mux_send(struct mux *m, uint8_t *pkt, size_t len)
 {
-	uint32_t hash = mux_flow_hash(pkt, len);	/* once per packet */
-	unsigned flow = hash % MUX_FLOW_BUCKETS;
+	unsigned flow = mux_flow_bucket(pkt, len);	/* once per packet */
 	int err;
 
 	if (m->cfg.sched == MUX_SCHED_ROUNDROBIN) {
 		err = send_roundrobin(m, pkt - MUX_HDR_LEN, len, flow);
 	} else {
-		bool retx = tcp_resent(m, pkt, len, hash);
-
 		mux_sched_drain(m);
 		if (m->q.count)		/* older packets go first */
-			return txq_add(m, pkt, len, flow, retx);
+			return txq_add(m, pkt, len, flow);
 		err = send_one(m, pkt - MUX_HDR_LEN, len, false, 0, flow);
 		if (err == -EAGAIN)
-			return txq_add(m, pkt, len, flow, retx);
+			return txq_add(m, pkt, len, flow);
 	}
 	if (err == -ENETUNREACH)
 		m->st.no_link++;

@@ -202,25 +202,6 @@ static int msend_udp(uint16_t sport, size_t len)
 	return mux_send(mux, ip, len);
 }
 
-/* An IPv4 TCP segment of len bytes (a 20-byte header, ACK PSH) with
- * sequence number seq, sent. */
-static int msend_tcp(uint32_t seq, size_t len)
-{
-	uint8_t buf[MUX_HDR_LEN + 1500] = { 0 };
-	uint8_t *ip = buf + MUX_HDR_LEN;
-
-	ip[0] = 0x45;
-	ip[2] = len >> 8, ip[3] = len & 0xff;
-	ip[9] = 6;
-	ip[12] = 10, ip[15] = 2;	/* 10.0.0.2:40000 -> 10.0.0.1:80 */
-	ip[16] = 10, ip[19] = 1;
-	ip[20] = 0x9c, ip[21] = 0x40, ip[23] = 80;
-	ip[24] = seq >> 24, ip[25] = seq >> 16, ip[26] = seq >> 8;
-	ip[27] = seq & 0xff;
-	ip[32] = 0x50, ip[33] = 0x18;
-	return mux_send(mux, ip, len);
-}
-
 /* A data message as the other side's mux sends it. */
 static void data_msg(uint16_t link, uint32_t seq, const char *p)
 {
@@ -1846,45 +1827,6 @@ START_TEST(mux_flows_stamped_and_sparse_first)
 }
 END_TEST
 
-/* A segment TCP sends again goes before the queue (the hole it fills
- * holds its flow up at the receiver), and waits as long as a resend of
- * ours may, not the 60 ms of new packets: given when the window is full,
- * it is still first 100 ms later (and a loaded machine's 60 ms cannot
- * pass before it is given). */
-START_TEST(mux_tcp_resend_first)
-{
-	struct mux_stats ms;
-	struct mux_link *a;
-	size_t queued;
-
-	mux_link_add(mux, 1, "a", 1);
-	ack(1);
-	a = fake_measured(1, 2e5, 0.020);
-	a->est.rttvar = 0.2;	/* no stall before the checks */
-	for (uint32_t i = 0; i < 100; i++)
-		ck_assert_int_eq(msend_tcp(1000 + i * 860, 900), 0);
-	queued = mux->q.count;	/* the window is full, the rest waits */
-	ck_assert_uint_gt(queued, 50);
-	/* again, bigger: it does not fit what is left of the window */
-	ck_assert_int_eq(msend_tcp(1000 + 860, 1000), 0);
-	ck_assert_uint_eq(mux->q.count, queued + 1);
-	ck_assert(mux->q.retx[mux->q.head]);
-	ck_assert_uint_eq(mux->q.len[mux->q.head], 1000);
-	/* a new segment is not taken for one sent again */
-	ck_assert_int_eq(msend_tcp(1000 + 100 * 860, 900), 0);
-	ck_assert(!mux->q.retx[(mux->q.head + mux->q.count - 1) % MUX_TXQ]);
-	for (double t = 0; t < 0.1; t += 0.02) {
-		ack(1);
-		run_for(0.02);
-	}
-	mux_sched_drain(mux);
-	mux_stats(mux, &ms);
-	ck_assert_uint_eq(ms.congested, 0);
-	ck_assert(mux->q.retx[mux->q.head]);
-	ck_assert_uint_eq(mux->q.len[mux->q.head], 1000);
-}
-END_TEST
-
 /* A link that stops confirming is stalled within a few RTTs: what it had
  * in flight goes again on the other link, with the same sequence
  * numbers, new packets avoid it, and an empty probe tests it. */
@@ -2198,31 +2140,6 @@ START_TEST(classify_timed)
 }
 END_TEST
 
-/* The sequence space a TCP segment takes: its data, SYN and FIN count;
- * a pure ACK, a cut header and other protocols take none. */
-START_TEST(classify_tcp_span)
-{
-	uint8_t v4[60] = { 0x45, [9] = 6, [24] = 0xff, [25] = 0xff, [26] = 0xff,
-			   [27] = 0xf0, [32] = 0x50, [33] = 0x18 };
-	uint32_t seq = 0, end = 0;
-
-	ck_assert(mux_tcp_span(v4, sizeof(v4), &seq, &end));	/* 20 bytes */
-	ck_assert_uint_eq(seq, 0xfffffff0u);
-	ck_assert_uint_eq(end, 4);				/* wraps */
-	ck_assert(!mux_tcp_span(v4, 40, &seq, &end));		/* an ACK */
-	v4[33] = 0x12;						/* SYN */
-	ck_assert(mux_tcp_span(v4, 40, &seq, &end));
-	ck_assert_uint_eq(end, 0xfffffff1u);
-	v4[33] = 0x11;						/* FIN + 20 */
-	ck_assert(mux_tcp_span(v4, sizeof(v4), &seq, &end));
-	ck_assert_uint_eq(end, 5);
-	v4[32] = 0xf0;				/* a 60-byte header */
-	ck_assert(!mux_tcp_span(v4, 59, &seq, &end));		/* cut */
-	v4[9] = 17;
-	ck_assert(!mux_tcp_span(v4, sizeof(v4), &seq, &end));
-}
-END_TEST
-
 /* Only the chosen traffic goes twice. */
 START_TEST(mux_redundant_ports)
 {
@@ -2421,7 +2338,6 @@ static Suite *mux_suite(void)
 	tcase_add_test(tc, mux_queue_wait_long_rtt);
 	tcase_add_test(tc, mux_queue_wait_long_rtt_expires);
 	tcase_add_test(tc, mux_flows_stamped_and_sparse_first);
-	tcase_add_test(tc, mux_tcp_resend_first);
 	tcase_add_test(tc, mux_stall_resends);
 	tcase_add_test(tc, mux_loss_resent);
 	tcase_add_test(tc, mux_hole_waits_for_resend);
@@ -2456,7 +2372,6 @@ static Suite *mux_suite(void)
 	tcase_add_test(tc, mux_redundant_two_copies);
 	tcase_add_test(tc, classify_ports);
 	tcase_add_test(tc, classify_timed);
-	tcase_add_test(tc, classify_tcp_span);
 	tcase_add_test(tc, mux_redundant_ports);
 	suite_add_tcase(s, tc);
 
