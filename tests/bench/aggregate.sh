@@ -7,8 +7,9 @@
 # efficiency (goodput / sum of link rates), also from 3 s on (TCP's
 # start-up left out) and as a share of what the per-packet overhead
 # allows, each link's share, RTT through the tunnel idle and under load,
-# the receiver's goodput each second, the reorder counters and the
-# sender's resends.
+# the receiver's goodput each second, the reorder counters, the sender's
+# resends, what the sender's queue dropped and how many segments TCP sent
+# again.
 # Usage (root): tests/bench/aggregate.sh [build-dir] [SECS]
 # Environment: BENCH_CC=cubic|bbr|reno (the flow's TCP congestion control;
 # default: the system's), BENCH_SCHEDS="earliest equalized roundrobin",
@@ -41,7 +42,8 @@ stat_sum()	# ROLE LINK KEY: value from the last stats lines (0 if none)
 }
 
 # iperf_figures JSON DIR: the receiver's goodput (Mbit/s) over the whole
-# run, and over its own one-second intervals from STEADY s on. For an
+# run, and over its own one-second intervals from STEADY s on, the
+# sender's TCP retransmissions, then the goodput of each second. For an
 # upload the receiver is the server, whose intervals come as text.
 iperf_figures()
 {
@@ -65,7 +67,8 @@ series = " ".join("%.0f" % (i[2] * 8 / (i[1] - i[0]) / 1e6)
                   for i in iv if i[1] - i[0] > 0.5)
 iv = [i for i in iv if i[0] >= steady - 1e-6]
 span = iv[-1][1] - iv[0][0] if iv else 0
-print("%.2f %.2f %s" % (whole, sum(i[2] for i in iv) * 8 / span / 1e6 if span else 0, series))
+retx = d["end"].get("sum_sent", {}).get("retransmits", "?")
+print("%.2f %.2f %s %s" % (whole, sum(i[2] for i in iv) * 8 / span / 1e6 if span else 0, retx, series))
 PY
 }
 
@@ -82,7 +85,8 @@ run_direction()	# SCHED TITLE DIR(tx|rx) [iperf3 flags]
 		before[$n]=$(stat_sum slave "$n" "${dir}_bytes")
 		resent0[$n]=$(stat_sum "$send" "$n" resent)
 	done
-	local held0 lost0 late0
+	local held0 lost0 late0 cong0 retx
+	cong0=$(br_total "$send" congested)
 	held0=$(br_total "$recv" reorder_held)
 	lost0=$(br_total "$recv" reorder_lost)
 	late0=$(br_total "$recv" reorder_late)
@@ -93,7 +97,7 @@ run_direction()	# SCHED TITLE DIR(tx|rx) [iperf3 flags]
 		>"$BR_TMP/iperf.$sched.$dir.json"
 	wait "$pp" || true
 	rtt=$(cat "$BR_TMP/ping.$dir")
-	read -r gp steady series < <(iperf_figures "$BR_TMP/iperf.$sched.$dir.json" "$dir")
+	read -r gp steady retx series < <(iperf_figures "$BR_TMP/iperf.$sched.$dir.json" "$dir")
 	br_usr1 slave
 	br_usr1 master
 	printf '  %-10s %-9s goodput %6.2f Mbit/s  efficiency %.2f  RTT under load %s ms\n' \
@@ -120,7 +124,8 @@ run_direction()	# SCHED TITLE DIR(tx|rx) [iperf3 flags]
 	for n in "${NAMES[@]}"; do
 		printf '  %s %s' "$n" $(( $(stat_sum "$send" "$n" resent) - ${resent0[$n]} ))
 	done
-	echo
+	printf '\n             dropped from the sender'"'"'s queue (congested) %s; TCP retransmissions %s\n' \
+		$(( $(br_total "$send" congested) - cong0 )) "$retx"
 }
 
 # baseline: the same TCP flow over the 20 Mbit/s uplink alone, no tunnel:
@@ -139,7 +144,7 @@ baseline()
 			-t "$SECS" -J --get-server-output \
 			${BENCH_CC:+-C "$BENCH_CC"} $([[ $dir == rx ]] && echo -R) \
 			>"$json"
-		read -r gp steady series < <(iperf_figures "$json" "$dir")
+		read -r gp steady _ series < <(iperf_figures "$json" "$dir")
 		printf '  %-10s %-9s goodput %6.2f Mbit/s  efficiency %.2f, from %s s on %.2f\n' \
 			direct "$([[ $dir == tx ]] && echo upload || echo download)" \
 			"$gp" "$(awk -v g="$gp" 'BEGIN { print g / 20 }')" \
