@@ -8,12 +8,11 @@
 #include "bytes.h"
 #include "multiplexer-int.h"
 
-/* The transport header of pkt if it is UDP or TCP and the packet is
- * not a later fragment; NULL otherwise. */
-static const uint8_t *transport(const uint8_t *pkt, size_t len, size_t *off)
+/* The transport header of pkt if it is UDP or TCP (*proto says which)
+ * and the packet is not a later fragment; NULL otherwise. */
+static const uint8_t *transport(const uint8_t *pkt, size_t len, size_t *off,
+				uint8_t *proto)
 {
-	uint8_t proto;
-
 	if (len < 1)
 		return NULL;
 	switch (pkt[0] >> 4) {
@@ -22,19 +21,19 @@ static const uint8_t *transport(const uint8_t *pkt, size_t len, size_t *off)
 			return NULL;
 		if (get_be16(pkt + 6) & 0x1fff)	/* fragment offset */
 			return NULL;
-		proto = pkt[9];
+		*proto = pkt[9];
 		*off = (size_t)(pkt[0] & 0xf) * 4;
 		break;
 	case 6:
 		if (len < 40)
 			return NULL;
-		proto = pkt[6];
+		*proto = pkt[6];
 		*off = 40;
 		break;
 	default:
 		return NULL;
 	}
-	if ((proto != IPPROTO_UDP && proto != IPPROTO_TCP) || *off + 4 > len)
+	if ((*proto != IPPROTO_UDP && *proto != IPPROTO_TCP) || *off + 4 > len)
 		return NULL;
 	return pkt + *off;
 }
@@ -43,7 +42,8 @@ bool mux_chosen(const uint16_t *ports, size_t n, const uint8_t *pkt,
 		size_t len)
 {
 	size_t off;
-	const uint8_t *t = n ? transport(pkt, len, &off) : NULL;
+	uint8_t proto;
+	const uint8_t *t = n ? transport(pkt, len, &off, &proto) : NULL;
 
 	if (!t)
 		return false;
@@ -65,6 +65,7 @@ unsigned mux_flow_bucket(const uint8_t *pkt, size_t len)
 {
 	uint32_t h = 2166136261u;
 	size_t off;
+	uint8_t proto;
 	const uint8_t *t;
 
 	if (len >= 20 && pkt[0] >> 4 == 4) {
@@ -76,7 +77,7 @@ unsigned mux_flow_bucket(const uint8_t *pkt, size_t len)
 	} else {
 		return 0;
 	}
-	t = transport(pkt, len, &off);
+	t = transport(pkt, len, &off, &proto);
 	if (t)
 		h = fnv(h, t, 4);		/* ports */
 	return h % MUX_FLOW_BUCKETS;
@@ -85,12 +86,13 @@ unsigned mux_flow_bucket(const uint8_t *pkt, size_t len)
 bool mux_timed(const uint8_t *pkt, size_t len)
 {
 	size_t off;
+	uint8_t proto;
 	const uint8_t *t;
 
 	if (len > MUX_SPARSE_LEN)
 		return true;
-	t = transport(pkt, len, &off);
-	if (!t || (pkt[0] >> 4 == 4 ? pkt[9] : pkt[6]) != IPPROTO_TCP)
+	t = transport(pkt, len, &off, &proto);
+	if (!t || proto != IPPROTO_TCP)
 		return false;
 	/* anything but header and options (data, or a header cut short)
 	 * is data; TUN gives whole packets, so len is the IP length */

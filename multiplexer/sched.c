@@ -272,14 +272,15 @@ static int send_one(struct mux *m, uint8_t *msg, size_t len, bool resend,
 		      mux_chosen(m->cfg.redundant_ports,
 				 m->cfg.n_redundant_ports, msg + MUX_HDR_LEN,
 				 len)) && !resend;
-	bool hold = m->cfg.sched == MUX_SCHED_EQUALIZED &&
-		    mux_timed(msg + MUX_HDR_LEN, len);
+	bool hold = false;
 	struct refused r = { .n = 0 };
 	int first = -1, err = -EAGAIN;
 	if (!resend)
 		stamp_flow(m, msg, flow);
-	if (m->cfg.sched == MUX_SCHED_EQUALIZED)
+	if (m->cfg.sched == MUX_SCHED_EQUALIZED) {
 		equalize(m);
+		hold = mux_timed(msg + MUX_HDR_LEN, len);
+	}
 	for (;;) {
 		int i = pick_earliest(m, len, first, hold);
 

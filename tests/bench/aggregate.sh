@@ -124,7 +124,7 @@ run_direction()	# SCHED TITLE DIR(tx|rx) [iperf3 flags]
 	for n in "${NAMES[@]}"; do
 		printf '  %s %s' "$n" $(( $(stat_sum "$send" "$n" resent) - ${resent0[$n]} ))
 	done
-	printf '\n             dropped from the sender'"'"'s queue (congested) %s; TCP retransmissions %s\n' \
+	printf "\n             dropped from the sender's queue (congested) %s; TCP retransmissions %s\n" \
 		$(( $(br_total "$send" congested) - cong0 )) "$retx"
 }
 
