@@ -68,6 +68,8 @@ unsigned mux_flow_bucket(const uint8_t *pkt, size_t len)
 	uint8_t proto;
 	const uint8_t *t;
 
+	if (mux_hc_len(pkt, len))	/* the context is the flow's bucket */
+		return get_be16(pkt + 1) >> 6;
 	if (len >= 20 && pkt[0] >> 4 == 4) {
 		h = fnv(h, pkt + 9, 1);		/* protocol */
 		h = fnv(h, pkt + 12, 8);	/* source, destination */
@@ -91,6 +93,8 @@ bool mux_timed(const uint8_t *pkt, size_t len)
 
 	if (len > MUX_SPARSE_LEN)
 		return true;
+	if (mux_hc_len(pkt, len))	/* compressed: TCP, never a SYN */
+		return len > mux_hc_len(pkt, len) || (pkt[3] & TH_FIN);
 	t = transport(pkt, len, &off, &proto);
 	if (!t || proto != IPPROTO_TCP)
 		return false;

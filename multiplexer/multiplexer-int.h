@@ -237,6 +237,8 @@ struct mux_txq {
 	uint16_t waiting[MUX_FLOW_BUCKETS];	/* packets queued per flow */
 };
 
+struct mux_hc;
+
 struct mux {
 	struct ev_loop *loop;
 	struct mux_cfg cfg;
@@ -257,6 +259,7 @@ struct mux {
 	double pace_wake;		/* when it fires */
 	struct mux_link links[MUX_MAX_LINKS];
 	struct mux_wrr wrr[MUX_MAX_LINKS];	/* parallel to links[] */
+	struct mux_hc *hc;		/* header compression contexts */
 };
 
 /* classify.c: is pkt UDP or TCP from or to one of the n ports? */
@@ -269,6 +272,43 @@ bool mux_chosen(const uint16_t *ports, size_t n, const uint8_t *pkt,
 bool mux_timed(const uint8_t *pkt, size_t len);
 /* Its flow (addresses, protocol, ports) as one of MUX_FLOW_BUCKETS. */
 unsigned mux_flow_bucket(const uint8_t *pkt, size_t len);
+
+/* compress.c: TCP/IP header compression. A compressed packet (what
+ * follows the data header) starts with MUX_HC_MARK | flags | ECN, then
+ * the context id (10 bits) and generation (6 bits), TCP flags, the IPv4
+ * id, sequence, ack, window, TCP checksum and the timestamps. */
+#define MUX_HC_MARK 0x10	/* where an IP packet has its version */
+#define MUX_HC_V6 0x08
+#define MUX_HC_TS 0x04		/* TCP timestamps follow */
+#define MUX_HC_MAX_HDR 72	/* IPv6, TCP with timestamps */
+
+/* The compressed header's length if p starts one; 0 if not. */
+static inline size_t mux_hc_len(const uint8_t *p, size_t n)
+{
+	if (n < 4 || (p[0] & 0xf0) != MUX_HC_MARK)
+		return 0;
+	return 16u + (p[0] & MUX_HC_V6 ? 0 : 2) + (p[0] & MUX_HC_TS ? 8 : 0);
+}
+
+int mux_hc_init(struct mux *m);
+void mux_hc_free(struct mux *m);
+/* Forgets every context, both ways: the peer restarted. */
+void mux_hc_reset(struct mux *m);
+/* Compresses pkt in place if its flow's context is confirmed (offers the
+ * context if not): returns where the packet now starts (pkt or further
+ * on) and shortens *len. */
+uint8_t *mux_hc_compress(struct mux *m, uint8_t *pkt, size_t *len,
+			 double now);
+/* A context offered on l, or the answer to one of ours. */
+void mux_hc_ctx_in(struct mux *m, struct mux_link *l, const uint8_t *b,
+		   size_t len);
+void mux_hc_ack_in(struct mux *m, const uint8_t *b, size_t len);
+/* Rebuilds the compressed packet p (n bytes) that came on l into the
+ * buffer mux_hc_packet gives; returns its length, or 0 if it was
+ * dropped (counted; an unknown context is answered). */
+size_t mux_hc_expand(struct mux *m, struct mux_link *l, const uint8_t *p,
+		     size_t n, double now);
+uint8_t *mux_hc_packet(const struct mux *m);
 
 /* sched.c: which link each packet goes on. */
 int mux_sched_init(struct mux *m);

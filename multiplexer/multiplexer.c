@@ -273,6 +273,7 @@ static void peer_restarted(struct mux *m, uint32_t epoch)
 		log_info("peer restarted: sequence state reset");
 	m->peer_epoch = epoch;
 	mux_reorder_reset(&m->ro);
+	mux_hc_reset(m);
 	ev_timer_stop(m->loop, &m->ro_timer);
 	for (size_t i = 0; i < MUX_MAX_LINKS; i++)
 		if (m->links[i].used)
@@ -362,7 +363,8 @@ static void deliver(void *ctx, uint8_t *pkt, size_t len)
 {
 	struct mux *m = ctx;
 
-	m->cfg.ops->deliver(m->cfg.ctx, 0, pkt, len);
+	if (len)	/* 0: a compressed packet that was dropped */
+		m->cfg.ops->deliver(m->cfg.ctx, 0, pkt, len);
 }
 
 /* A hole is lost for sure once every live link has delivered something
@@ -508,6 +510,8 @@ static void data_in(struct mux *m, struct mux_link *l, uint8_t *buf,
 {
 	ev_tstamp now = ev_now(m->loop);
 	uint32_t seq;
+	uint8_t *pkt;
+	size_t n;
 
 	if (len < MUX_HDR_LEN) {
 		m->st.malformed++;
@@ -527,8 +531,16 @@ static void data_in(struct mux *m, struct mux_link *l, uint8_t *buf,
 	if (!l->rx_seen || (int32_t)(seq - l->rx_max) > 0)
 		l->rx_max = seq;
 	l->rx_seen = true;
-	mux_reorder_in(&m->ro, seq, get_be16(buf + 8), buf + MUX_HDR_LEN,
-		       len - MUX_HDR_LEN, now, deliver, m);
+	pkt = buf + MUX_HDR_LEN;
+	n = len - MUX_HDR_LEN;
+	if ((pkt[0] & 0xf0) == MUX_HC_MARK) {
+		/* if dropped (counted), it goes through as nothing: what
+		 * follows need not wait for it */
+		n = mux_hc_expand(m, l, pkt, n, now);
+		pkt = mux_hc_packet(m);
+	}
+	mux_reorder_in(&m->ro, seq, get_be16(buf + 8), pkt, n, now, deliver,
+		       m);
 	check_holes(m, now);
 }
 
@@ -607,6 +619,12 @@ void mux_input(struct mux *m, uint16_t link_id, uint8_t type, uint8_t *buf,
 		if (!m->cfg.master)
 			keepalive_ack_in(m, l, buf, len);
 		break;
+	case MUX_MSG_HC_CTX:
+		mux_hc_ctx_in(m, l, buf, len);
+		break;
+	case MUX_MSG_HC_ACK:
+		mux_hc_ack_in(m, buf, len);
+		break;
 	default:
 		break;
 	}
@@ -673,8 +691,10 @@ int mux_new(struct mux **out, struct ev_loop *loop, const struct mux_cfg *c)
 			m->epoch = (uint32_t)(uintptr_t)m ^ (uint32_t)ev_time();
 	if (mux_reorder_init(&m->ro, REORDER_SLOTS, m->cfg.max_packet) < 0)
 		goto out_free;
-	if (mux_sched_init(m) < 0)
+	if (mux_hc_init(m) < 0)
 		goto out_reorder;
+	if (mux_sched_init(m) < 0)
+		goto out_hc;
 	ev_init(&m->ro_timer, ro_timer_cb);
 	ev_timer_init(&m->fb_timer, fb_timer_cb, MUX_FB_INTERVAL,
 		      MUX_FB_INTERVAL);
@@ -682,6 +702,8 @@ int mux_new(struct mux **out, struct ev_loop *loop, const struct mux_cfg *c)
 	*out = m;
 	return 0;
 
+out_hc:
+	mux_hc_free(m);
 out_reorder:
 	mux_reorder_free(&m->ro);
 out_free:
@@ -701,5 +723,6 @@ void mux_free(struct mux *m)
 			link_free(m, &m->links[i]);
 	}
 	mux_sched_free(m);
+	mux_hc_free(m);
 	free(m);
 }

@@ -19,6 +19,8 @@ enum mux_msg {
 	MUX_MSG_KEEPALIVE = 2,	/* slave -> master, see docs/PROTOCOL.md */
 	MUX_MSG_KEEPALIVE_ACK = 3,	/* master -> slave, echoes the stamp */
 	MUX_MSG_FEEDBACK = 4,	/* both ways: what a link delivered */
+	MUX_MSG_HC_CTX = 5,	/* both ways: a header compression context */
+	MUX_MSG_HC_ACK = 6,	/* both ways: it is known, or not */
 };
 
 enum mux_sched {
@@ -45,6 +47,8 @@ struct mux_cfg {
 	size_t max_packet;	/* largest packet to hold for reordering */
 	enum mux_sched sched;
 	bool redundant;		/* every packet on the two best links */
+	bool compress;		/* send TCP headers compressed (received
+				 * ones are always rebuilt) */
 	/* or only UDP and TCP to or from these ports */
 	uint16_t redundant_ports[MUX_MAX_PORTS];
 	size_t n_redundant_ports;
@@ -97,6 +101,12 @@ struct mux_stats {
 				 * their socket buffers were full */
 	uint64_t queued;	/* packets that waited for room */
 	uint64_t copies;	/* second copies sent (redundant mode) */
+	uint64_t hc_tx;		/* packets sent with compressed headers */
+	uint64_t hc_saved;	/* bytes their compression saved */
+	uint64_t hc_rx;		/* compressed packets rebuilt */
+	uint64_t hc_drop;	/* compressed packets dropped: context not
+				 * known (yet), or the rebuilt packet failed
+				 * its TCP checksum */
 	struct mux_reorder_stats reorder;
 };
 

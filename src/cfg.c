@@ -407,7 +407,7 @@ static int load_root(struct cfg_ctx *x, const config_setting_t *root,
 					     "redundant_ports", "route_default",
 					     "routes", "fwmark", "route_table",
 					     "on_up", "on_down", "metrics",
-					     NULL };
+					     "header_compression", NULL };
 	static const char *const bondings[] = { "aggregate", "redundant",
 						NULL };
 	const config_setting_t *lt = config_setting_get_member(root,
@@ -435,9 +435,11 @@ static int load_root(struct cfg_ctx *x, const config_setting_t *root,
 		return cfg_fail(x, config_setting_get_member(root, "listen"),
 			    "a slave has master, not listen");
 	c->listen_tcp = true;
+	c->compress = true;
 	if (lt && !c->master)
 		return cfg_fail(x, lt, "only a master listens");
 	if (cfg_get_bool(x, root, "listen_tcp", &c->listen_tcp) < 0 ||
+	    cfg_get_bool(x, root, "header_compression", &c->compress) < 0 ||
 	    cfg_get_choice(x, root, "scheduler", cfg_sched_names,
 			   &sched) < 0 ||
 	    cfg_get_choice(x, root, "bonding", bondings, &bonding) < 0 ||

@@ -59,6 +59,7 @@ struct cfg {
 	bool listen_tcp;		/* master: take CONNECT streams */
 	enum mux_sched sched;		/* scheduler */
 	bool redundant;			/* bonding = "redundant" */
+	bool compress;			/* header_compression */
 	uint16_t redundant_ports[16];	/* or only UDP/TCP on these */
 	size_t n_redundant_ports;
 	char control[108];

@@ -63,7 +63,8 @@ static void stats_log(struct daemon *d)
 		 "hs_ratelimited=%llu reorder_held=%llu reorder_late=%llu "
 		 "reorder_lost=%llu reorder_dup=%llu reorder_overflow=%llu "
 		 "reorder_early=%llu "
-		 "queued=%llu copies=%llu",
+		 "queued=%llu copies=%llu hc_tx=%llu hc_saved=%llu "
+		 "hc_rx=%llu hc_drop=%llu",
 		 (unsigned long long)d->tun_rx_pkts,
 		 (unsigned long long)d->tun_tx_pkts,
 		 (unsigned long long)ms.no_link,
@@ -84,7 +85,11 @@ static void stats_log(struct daemon *d)
 		 (unsigned long long)ms.reorder.overflow,
 		 (unsigned long long)ms.reorder.early,
 		 (unsigned long long)ms.queued,
-		 (unsigned long long)ms.copies);
+		 (unsigned long long)ms.copies,
+		 (unsigned long long)ms.hc_tx,
+		 (unsigned long long)ms.hc_saved,
+		 (unsigned long long)ms.hc_rx,
+		 (unsigned long long)ms.hc_drop);
 }
 
 static void tun_rx_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -264,6 +269,7 @@ static int setup_links(struct daemon *d)
 	struct mux_cfg mc = { .master = c->master, .max_packet = c->mtu,
 			      .sched = c->sched,
 			      .redundant = c->redundant,
+			      .compress = c->compress,
 			      .keepalive = c->keepalive,
 			      .dead_time = c->dead_time, .ops = &mux_ops,
 			      .ctx = d };

@@ -148,7 +148,7 @@ static void link_values(const struct report_link *l, struct val *v)
 enum {
 	T_UPTIME, T_SESSION_AGE, T_LINKS, T_LINKS_UP, T_TX_BPS, T_RX_BPS,
 	T_TUN_RX, T_TUN_TX, T_TUN_DROPS, T_NO_LINK, T_CONGESTED, T_QUEUED,
-	T_COPIES, T_AUTH_FAIL, T_REPLAY, T_MALFORMED, T_STALE_SESSION,
+	T_COPIES, T_HC_TX, T_HC_SAVED, T_HC_RX, T_HC_DROP, T_AUTH_FAIL, T_REPLAY, T_MALFORMED, T_STALE_SESSION,
 	T_HANDSHAKES, T_HS_BAD, T_HS_RATELIMITED, T_NO_SLOT,
 	T_STREAMS_REFUSED, T_STREAMS_DROPPED, T_HELD, T_LATE, T_LOST, T_DUP,
 	T_OVERFLOW, T_EARLY, T_N
@@ -182,6 +182,15 @@ static const struct family tun_fam[T_N] = {
 		"Packets that waited for a link to have room", true },
 	[T_COPIES] = { "braid_copies_total",
 		"Second copies sent (redundant bonding)", true },
+	[T_HC_TX] = { "braid_compressed_total",
+		"Packets sent with compressed TCP/IP headers", true },
+	[T_HC_SAVED] = { "braid_compress_saved_bytes_total",
+		"Bytes header compression saved", true },
+	[T_HC_RX] = { "braid_decompressed_total",
+		"Packets received with compressed headers and rebuilt", true },
+	[T_HC_DROP] = { "braid_decompress_drops_total",
+		"Compressed packets dropped: context unknown or checksum bad",
+		true },
 	[T_AUTH_FAIL] = { "braid_auth_fail_total",
 		"Packets that did not authenticate", true },
 	[T_REPLAY] = { "braid_replay_total",
@@ -238,6 +247,10 @@ static void tun_values(const struct report *r, struct val *v)
 	v[T_CONGESTED] = U(r->mux.congested);
 	v[T_QUEUED] = U(r->mux.queued);
 	v[T_COPIES] = U(r->mux.copies);
+	v[T_HC_TX] = U(r->mux.hc_tx);
+	v[T_HC_SAVED] = U(r->mux.hc_saved);
+	v[T_HC_RX] = U(r->mux.hc_rx);
+	v[T_HC_DROP] = U(r->mux.hc_drop);
 	v[T_AUTH_FAIL] = U(r->lm.auth_fail);
 	v[T_REPLAY] = U(r->lm.replay);
 	v[T_MALFORMED] = U(r->lm.malformed + r->mux.malformed);

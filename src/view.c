@@ -344,6 +344,11 @@ static void print_totals(FILE *f, struct json_object *t)
 		fmt_count(c, sizeof(c), t, "lost"),
 		fmt_count(d, sizeof(d), t, "dup"));
 	fprintf(f, "early %s\n", fmt_count(a, sizeof(a), t, "early"));
+	fprintf(f, "headers  compressed %s (%s saved), rebuilt %s, dropped %s\n",
+		fmt_count(a, sizeof(a), t, "compressed"),
+		view_fmt_bytes(b, sizeof(b), num(t, "compress_saved_bytes")),
+		fmt_count(c, sizeof(c), t, "decompressed"),
+		fmt_count(d, sizeof(d), t, "decompress_drops"));
 }
 
 void view_status(FILE *f, struct json_object *status)

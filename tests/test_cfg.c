@@ -286,9 +286,10 @@ START_TEST(link_ids_weights)
 	ck_assert_uint_eq(c.nlinks, 4);
 	ck_assert(!c.links[0].backup);
 	ck_assert(c.links[3].backup);
-	/* the defaults: earliest arrival, aggregate */
+	/* the defaults: earliest arrival, aggregate, headers compressed */
 	ck_assert_int_eq(c.sched, MUX_SCHED_EARLIEST);
 	ck_assert(!c.redundant);
+	ck_assert(c.compress);
 	ck_assert_uint_eq(c.links[0].id, 1);
 	ck_assert_uint_eq(c.links[0].weight, 1);
 	ck_assert_str_eq(c.links[0].ifname, "");
@@ -737,6 +738,11 @@ START_TEST(bonding_and_scheduler)
 	ck_assert_int_eq(c.sched, MUX_SCHED_ROUNDROBIN);
 	load_ok(HEAD_MASTER "listen = \":1\";\nscheduler = \"equalized\";\n");
 	ck_assert_int_eq(c.sched, MUX_SCHED_EQUALIZED);
+	load_ok(HEAD_MASTER "listen = \":1\";\nheader_compression = false;\n");
+	ck_assert(!c.compress);
+	expect_err(load(HEAD_MASTER "listen = \":1\";\n"
+			"header_compression = 1;\n"),
+		   5, "header_compression", "true or false");
 	load_ok(HEAD_MASTER "listen = \":1\";\n"
 		"redundant_ports = [ 53, 3478, 65535 ];\n");
 	ck_assert(!c.redundant);

@@ -2291,6 +2291,508 @@ START_TEST(mux_paced_peer_restart)
 }
 END_TEST
 
+/* Header compression, end to end: a slave (pr.m[0]) and a master
+ * (pr.m[1]) joined by a queue of messages the test pumps, so what one
+ * sends the other takes, after the sender's call has returned. */
+#define PQ 512
+
+static struct {
+	struct mux *m[2];
+	struct {
+		int to;
+		uint16_t link;
+		uint8_t type;
+		size_t len;
+		uint8_t b[1600];
+	} q[PQ];
+	int nq;
+	bool tamper;		/* flip a payload byte of compressed data */
+	bool lose_ctx;		/* contexts offered never arrive */
+	int ctx_sent, nack_sent;
+	size_t data_len[64];	/* slave's data messages, as sent */
+	int ndata;
+	uint8_t got[64][1500];	/* what the master delivered */
+	size_t got_len[64];
+	int ngot;
+} pr;
+
+static int pair_send(void *ctx, uint16_t link, uint8_t type, const void *buf,
+		     size_t len)
+{
+	int from = (int)(intptr_t)ctx;
+
+	ck_assert_int_lt(pr.nq, PQ);
+	ck_assert_uint_le(len, sizeof(pr.q[0].b));
+	if (type == MUX_MSG_HC_CTX)
+		pr.ctx_sent += from == 0;
+	if (type == MUX_MSG_HC_ACK && ((const uint8_t *)buf)[2])
+		pr.nack_sent++;
+	if (from == 0 && type == MUX_MSG_DATA && pr.ndata < 64)
+		pr.data_len[pr.ndata++] = len;
+	if (type == MUX_MSG_HC_CTX && pr.lose_ctx)
+		return 0;
+	pr.q[pr.nq].to = 1 - from;
+	pr.q[pr.nq].link = link;
+	pr.q[pr.nq].type = type;
+	pr.q[pr.nq].len = len;
+	memcpy(pr.q[pr.nq].b, buf, len);
+	if (pr.tamper && type == MUX_MSG_DATA &&
+	    mux_hc_len(pr.q[pr.nq].b + MUX_HDR_LEN, len - MUX_HDR_LEN)) {
+		pr.q[pr.nq].b[len - 1] ^= 0x40;
+		pr.tamper = false;
+	}
+	pr.nq++;
+	return 0;
+}
+
+static void pair_deliver(void *ctx, uint16_t link, uint8_t *pkt, size_t len)
+{
+	(void)link;
+	if ((intptr_t)ctx != 1 || pr.ngot >= 64)
+		return;
+	memcpy(pr.got[pr.ngot], pkt, len);
+	pr.got_len[pr.ngot++] = len;
+}
+
+static const struct mux_ops pair_ops = { .send = pair_send,
+					 .deliver = pair_deliver };
+
+static void pump(void)
+{
+	for (int i = 0; i < pr.nq; i++)
+		mux_input(pr.m[pr.q[i].to], pr.q[i].link, pr.q[i].type,
+			  pr.q[i].b, pr.q[i].len);
+	pr.nq = 0;
+}
+
+static void pair_run(double secs)
+{
+	double end = ev_time() + secs;
+
+	while (ev_time() < end) {
+		ev_run(loop, EVRUN_NOWAIT);
+		pump();
+		usleep(1000);
+	}
+}
+
+static void pair_make(bool compress)
+{
+	struct mux_cfg c = { .keepalive = 0.02, .dead_time = 1.0,
+			     .ops = &pair_ops, .sched = MUX_SCHED_EARLIEST,
+			     .compress = compress };
+
+	memset(&pr, 0, sizeof(pr));
+	loop = ev_loop_new(EVFLAG_AUTO);
+	c.ctx = (void *)(intptr_t)0;
+	ck_assert_int_eq(mux_new(&pr.m[0], loop, &c), 0);
+	c.master = true;
+	c.ctx = (void *)(intptr_t)1;
+	ck_assert_int_eq(mux_new(&pr.m[1], loop, &c), 0);
+	ck_assert_int_eq(mux_link_add(pr.m[0], 1, "l1", 1), 0);
+	pair_run(0.05);		/* keepalive answered: the link is up */
+}
+
+static void pair_setup(void)
+{
+	pair_make(true);
+}
+
+static void pair_teardown(void)
+{
+	mux_free(pr.m[0]);
+	mux_free(pr.m[1]);
+	ev_loop_destroy(loop);
+}
+
+static uint16_t ck_sum(uint32_t s, const uint8_t *p, size_t n)
+{
+	for (; n > 1; p += 2, n -= 2)
+		s += (uint32_t)p[0] << 8 | p[1];
+	if (n)
+		s += (uint32_t)p[0] << 8;
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)~s;
+}
+
+/* A TCP segment of plen payload bytes from port sport to 80, over IPv4
+ * or IPv6, with or without timestamps, checksums right; fields that
+ * change per packet follow n. Returns its length. */
+static size_t tcp_pkt(uint8_t *ip, bool v6, bool ts, uint8_t flags,
+		      uint16_t sport, uint32_t n, size_t plen)
+{
+	size_t iph = v6 ? 40 : 20, th = ts ? 32 : 20, len = iph + th + plen;
+	uint8_t *t = ip + iph;
+	uint32_t s;
+
+	memset(ip, 0, len);
+	if (v6) {
+		ip[0] = 0x60 | 0x0b;		/* traffic class 0xb_ */
+		ip[1] = (uint8_t)((n & 3) << 4 | 0x5); /* ECN, flow label */
+		ip[2] = 0x12, ip[3] = 0x34;
+		put_be16(ip + 4, (uint16_t)(len - 40));
+		ip[6] = 6, ip[7] = 64;
+		ip[8] = 0xfd, ip[23] = 2;	/* fd00::2 -> fd00::1 */
+		ip[24] = 0xfd, ip[39] = 1;
+	} else {
+		ip[0] = 0x45;
+		ip[1] = (uint8_t)(0xb8 | (n & 3));	/* DSCP, ECN */
+		put_be16(ip + 2, (uint16_t)len);
+		put_be16(ip + 4, (uint16_t)(0x1000 + n));
+		ip[6] = 0x40, ip[8] = 64, ip[9] = 6;
+		ip[12] = 10, ip[15] = 2;
+		ip[16] = 10, ip[19] = 1;
+		put_be16(ip + 10, ck_sum(0, ip, 20));
+	}
+	put_be16(t, sport);
+	put_be16(t + 2, 80);
+	put_be32(t + 4, 1000 + n * 1448);
+	put_be32(t + 8, 77 + n * 3);
+	t[12] = (uint8_t)(th / 4) << 4;
+	t[13] = flags;
+	put_be16(t + 14, (uint16_t)(500 + n));
+	if (ts) {
+		t[20] = 1, t[21] = 1, t[22] = 8, t[23] = 10;
+		put_be32(t + 24, 5000 + n);
+		put_be32(t + 28, 9000 + n);
+	}
+	for (size_t i = 0; i < plen; i++)
+		t[th + i] = (uint8_t)(i * 7 + n);
+	s = 0;
+	if (v6) {
+		for (int i = 8; i < 40; i += 2)
+			s += (uint32_t)ip[i] << 8 | ip[i + 1];
+	} else {
+		for (int i = 12; i < 20; i += 2)
+			s += (uint32_t)ip[i] << 8 | ip[i + 1];
+	}
+	s += 6 + (uint32_t)(th + plen);
+	put_be16(t + 16, ck_sum(s, t, th + plen));
+	return len;
+}
+
+/* Sends pkt from the slave and lets it arrive. */
+static void pair_send_pkt(const uint8_t *pkt, size_t len)
+{
+	uint8_t buf[MUX_HDR_LEN + 1500];
+
+	memcpy(buf + MUX_HDR_LEN, pkt, len);
+	ck_assert_int_eq(mux_send(pr.m[0], buf + MUX_HDR_LEN, len), 0);
+	pair_run(0.003);
+}
+
+/* Each kind is sent whole until the master confirms its context, then
+ * with the header compressed by the bytes expected; every packet arrives
+ * bit for bit as it was sent. */
+START_TEST(hc_roundtrip)
+{
+	static const struct {
+		bool v6, ts;
+		size_t saved;
+	} kinds[] = { { false, true, 26 }, { false, false, 22 },
+		      { true, true, 48 }, { true, false, 44 } };
+	uint8_t pkt[1500];
+	struct mux_stats st;
+	size_t saved = 0;
+	int sent = 0, compressed = 0;
+
+	for (size_t k = 0; k < 4; k++) {
+		for (uint32_t n = 0; n < 6; n++) {
+			/* a pure ACK, data, data with PSH, FIN */
+			uint8_t flags = n == 5 ? 0x11 : n & 1 ? 0x18 : 0x10;
+			size_t plen = n == 2 ? 0 : 100 + 200 * n;
+			size_t len = tcp_pkt(pkt, kinds[k].v6, kinds[k].ts,
+					     flags, (uint16_t)(4000 + k), n,
+					     plen);
+			int d = pr.ndata, g = pr.ngot;
+
+			pair_send_pkt(pkt, len);
+			ck_assert_int_eq(pr.ndata, d + 1);
+			ck_assert_int_eq(pr.ngot, g + 1);
+			ck_assert_uint_eq(pr.got_len[g], len);
+			ck_assert_mem_eq(pr.got[g], pkt, len);
+			sent++;
+			if (n == 0) {	/* the context is not confirmed yet */
+				ck_assert_uint_eq(pr.data_len[d],
+						  MUX_HDR_LEN + len);
+				continue;
+			}
+			ck_assert_uint_eq(pr.data_len[d], MUX_HDR_LEN + len -
+					  kinds[k].saved);
+			compressed++;
+			saved += kinds[k].saved;
+		}
+	}
+	ck_assert_int_eq(pr.ctx_sent, 4);
+	mux_stats(pr.m[0], &st);
+	ck_assert_uint_eq(st.hc_tx, compressed);
+	ck_assert_uint_eq(st.hc_saved, saved);
+	mux_stats(pr.m[1], &st);
+	ck_assert_uint_eq(st.hc_rx, compressed);
+	ck_assert_uint_eq(st.hc_drop, 0);
+	ck_assert_int_eq(sent, 24);
+}
+END_TEST
+
+/* What the scheduler reads of a packet reads the same compressed. */
+START_TEST(hc_classified_alike)
+{
+	uint8_t pkt[1500], buf[MUX_HDR_LEN + 1500];
+	size_t len;
+
+	for (uint32_t n = 0; n < 3; n++) {
+		size_t plen = n == 1 ? 0 : 500;
+		uint8_t *c;
+		size_t clen;
+
+		len = tcp_pkt(pkt, false, true, n == 2 ? 0x11 : 0x10, 4000,
+			      n, plen);
+		memcpy(buf + MUX_HDR_LEN, pkt, len);
+		clen = len;
+		c = mux_hc_compress(pr.m[0], buf + MUX_HDR_LEN, &clen,
+				    ev_now(loop));
+		pair_run(0.003);
+		if (n == 0)	/* offered, not compressed yet */
+			continue;
+		ck_assert_ptr_ne(c, buf + MUX_HDR_LEN);
+		ck_assert_uint_lt(clen, len);
+		ck_assert_uint_eq(mux_flow_bucket(c, clen),
+				  mux_flow_bucket(pkt, len));
+		ck_assert_int_eq(mux_timed(c, clen), mux_timed(pkt, len));
+	}
+	/* a compressed FIN without data is timed, a pure ACK is not */
+	ck_assert(mux_timed(pkt, len));
+}
+END_TEST
+
+/* Headers that do not fit a context go whole and arrive unchanged. */
+START_TEST(hc_others_whole)
+{
+	uint8_t pkt[1500];
+	struct mux_stats st;
+	size_t len;
+
+	for (int kind = 0; kind < 7; kind++) {
+		for (uint32_t n = 0; n < 3; n++) {
+			uint16_t sport = (uint16_t)(5000 + kind);
+			int d = pr.ndata, g = pr.ngot;
+
+			len = tcp_pkt(pkt, false, true, kind == 0 ? 0x12 :
+				      kind == 1 ? 0x30 : 0x10, sport, n, 300);
+			if (kind == 2)		/* SACK: other options */
+				pkt[20 + 20] = 5;
+			if (kind == 3)		/* a fragment */
+				put_be16(pkt + 6, 0x2000);
+			if (kind == 4)		/* the IPv4 checksum is bad */
+				pkt[10] ^= 1;
+			if (kind == 5)		/* UDP */
+				pkt[9] = 17;
+			if (kind == 6)		/* urgent pointer, no URG */
+				pkt[20 + 19] = 1;
+			if (kind >= 2 && kind != 4) {
+				put_be16(pkt + 10, 0);
+				put_be16(pkt + 10, ck_sum(0, pkt, 20));
+			}
+			pair_send_pkt(pkt, len);
+			ck_assert_uint_eq(pr.data_len[d], MUX_HDR_LEN + len);
+			ck_assert_int_eq(pr.ngot, g + 1);
+			ck_assert_mem_eq(pr.got[g], pkt, len);
+		}
+	}
+	mux_stats(pr.m[0], &st);
+	ck_assert_uint_eq(st.hc_tx, 0);
+	ck_assert_int_eq(pr.ctx_sent, 0);
+}
+END_TEST
+
+/* The master forgot the context (it restarted): the packet is dropped,
+ * counted and answered; the slave offers the context again and
+ * compresses once it is back. A packet changed on the way fails its
+ * checksum once rebuilt and is dropped, not delivered. */
+START_TEST(hc_lost_context_and_damage)
+{
+	uint8_t pkt[1500];
+	struct mux_stats st;
+	size_t len;
+	int g;
+
+	for (uint32_t n = 0; n < 2; n++)
+		pair_send_pkt(pkt, tcp_pkt(pkt, false, true, 0x10, 4000, n,
+					   600));
+	ck_assert_int_eq(pr.ngot, 2);
+	mux_hc_reset(pr.m[1]);
+	g = pr.ngot;
+	len = tcp_pkt(pkt, false, true, 0x10, 4000, 2, 600);
+	pair_send_pkt(pkt, len);
+	ck_assert_int_eq(pr.ngot, g);		/* dropped */
+	ck_assert_int_eq(pr.nack_sent, 1);
+	mux_stats(pr.m[1], &st);
+	ck_assert_uint_eq(st.hc_drop, 1);
+	/* offered again with the next packet, sent whole */
+	len = tcp_pkt(pkt, false, true, 0x10, 4000, 3, 600);
+	pair_send_pkt(pkt, len);
+	ck_assert_int_eq(pr.ctx_sent, 2);
+	ck_assert_uint_eq(pr.data_len[pr.ndata - 1], MUX_HDR_LEN + len);
+	ck_assert_mem_eq(pr.got[pr.ngot - 1], pkt, len);
+	len = tcp_pkt(pkt, false, true, 0x10, 4000, 4, 600);
+	pair_send_pkt(pkt, len);
+	ck_assert_uint_eq(pr.data_len[pr.ndata - 1], MUX_HDR_LEN + len - 26);
+	ck_assert_mem_eq(pr.got[pr.ngot - 1], pkt, len);
+	/* damaged on the way */
+	g = pr.ngot;
+	pr.tamper = true;
+	pair_send_pkt(pkt, tcp_pkt(pkt, false, true, 0x10, 4000, 5, 600));
+	ck_assert_int_eq(pr.ngot, g);
+	mux_stats(pr.m[1], &st);
+	ck_assert_uint_eq(st.hc_drop, 2);
+	ck_assert_int_eq(pr.nack_sent, 1);	/* the context is fine */
+}
+END_TEST
+
+/* A context's offers go unanswered (all lost): the flow goes whole and
+ * the offer is made again, not more often than every 50 ms. */
+START_TEST(hc_offer_repeated)
+{
+	uint8_t pkt[1500];
+	struct mux_stats st;
+	size_t len;
+
+	pr.lose_ctx = true;
+	for (uint32_t n = 0; n < 5; n++) {
+		len = tcp_pkt(pkt, false, true, 0x10, 4000, n, 600);
+		pair_send_pkt(pkt, len);
+		ck_assert_uint_eq(pr.data_len[pr.ndata - 1],
+				  MUX_HDR_LEN + len);
+	}
+	ck_assert_int_eq(pr.ctx_sent, 1);
+	pr.lose_ctx = false;
+	pair_run(0.06);
+	len = tcp_pkt(pkt, false, true, 0x10, 4000, 6, 600);
+	pair_send_pkt(pkt, len);
+	ck_assert_int_eq(pr.ctx_sent, 2);
+	ck_assert_uint_eq(pr.data_len[pr.ndata - 1], MUX_HDR_LEN + len);
+	pair_send_pkt(pkt, tcp_pkt(pkt, false, true, 0x10, 4000, 7, 600));
+	mux_stats(pr.m[0], &st);
+	ck_assert_uint_eq(st.hc_tx, 1);
+}
+END_TEST
+
+/* Two flows in one context slot: the second goes whole while the first
+ * is in use, and takes the slot over once the first has been quiet for
+ * 2 s; neither is ever rebuilt with the other's addresses. */
+START_TEST(hc_slot_shared)
+{
+	uint8_t a[1500], b[1500];
+	uint16_t pa = 4000, pb = 4001;
+	size_t la, lb;
+	struct mux_stats st;
+
+	la = tcp_pkt(a, false, true, 0x10, pa, 0, 300);
+	for (;; pb++) {
+		lb = tcp_pkt(b, false, true, 0x10, pb, 0, 300);
+		if (mux_flow_bucket(b, lb) == mux_flow_bucket(a, la))
+			break;
+	}
+	for (uint32_t n = 0; n < 4; n++) {
+		la = tcp_pkt(a, false, true, 0x10, pa, n, 300);
+		pair_send_pkt(a, la);
+		ck_assert_mem_eq(pr.got[pr.ngot - 1], a, la);
+		lb = tcp_pkt(b, false, true, 0x10, pb, n, 300);
+		pair_send_pkt(b, lb);
+		ck_assert_uint_eq(pr.data_len[pr.ndata - 1],
+				  MUX_HDR_LEN + lb);
+		ck_assert_mem_eq(pr.got[pr.ngot - 1], b, lb);
+	}
+	mux_stats(pr.m[0], &st);
+	ck_assert_uint_eq(st.hc_tx, 3);
+	/* the slot's flow is quiet for 2 s: the other takes it */
+	ev_now_update(loop);
+	{
+		struct ev_loop *l = loop;
+		double until = ev_now(l) + 2.05;
+
+		while (ev_now(l) < until) {
+			ev_run(l, EVRUN_NOWAIT);
+			pump();
+			usleep(20000);
+			ev_now_update(l);
+		}
+	}
+	for (uint32_t n = 4; n < 6; n++) {
+		lb = tcp_pkt(b, false, true, 0x10, pb, n, 300);
+		pair_send_pkt(b, lb);
+		ck_assert_mem_eq(pr.got[pr.ngot - 1], b, lb);
+	}
+	ck_assert_uint_eq(pr.data_len[pr.ndata - 1], MUX_HDR_LEN + lb - 26);
+	/* and the first, back, goes whole */
+	la = tcp_pkt(a, false, true, 0x10, pa, 4, 300);
+	pair_send_pkt(a, la);
+	ck_assert_uint_eq(pr.data_len[pr.ndata - 1], MUX_HDR_LEN + la);
+	ck_assert_mem_eq(pr.got[pr.ngot - 1], a, la);
+}
+END_TEST
+
+/* A flow's TTL changes while the first context's offer is on its way:
+ * the answer to the old offer does not confirm the new context (which
+ * would rebuild packets with the old TTL: the TCP checksum does not
+ * cover it). */
+START_TEST(hc_stale_answer)
+{
+	uint8_t pkt[1500], buf[MUX_HDR_LEN + 1500];
+	size_t len;
+
+	len = tcp_pkt(pkt, false, true, 0x10, 4000, 0, 300);
+	memcpy(buf + MUX_HDR_LEN, pkt, len);
+	ck_assert_int_eq(mux_send(pr.m[0], buf + MUX_HDR_LEN, len), 0);
+	pr.lose_ctx = true;		/* the new context's offer is lost */
+	len = tcp_pkt(pkt, false, true, 0x10, 4000, 1, 300);
+	pkt[8] = 63;
+	put_be16(pkt + 10, 0);
+	put_be16(pkt + 10, ck_sum(0, pkt, 20));
+	memcpy(buf + MUX_HDR_LEN, pkt, len);
+	ck_assert_int_eq(mux_send(pr.m[0], buf + MUX_HDR_LEN, len), 0);
+	pr.lose_ctx = false;
+	ck_assert_int_eq(pr.ctx_sent, 2);
+	pump();				/* the first offer is answered */
+	for (uint32_t n = 2; n < 6; n++) {
+		len = tcp_pkt(pkt, false, true, 0x10, 4000, n, 300);
+		pkt[8] = 63;
+		put_be16(pkt + 10, 0);
+		put_be16(pkt + 10, ck_sum(0, pkt, 20));
+		pair_send_pkt(pkt, len);
+		ck_assert_mem_eq(pr.got[pr.ngot - 1], pkt, len);
+		if (n == 2)
+			pair_run(0.06);	/* offered again after 50 ms */
+	}
+	ck_assert_uint_eq(pr.data_len[pr.ndata - 1], MUX_HDR_LEN + len - 26);
+	ck_assert_int_eq(pr.ngot, 6);
+}
+END_TEST
+
+/* With header_compression off, nothing is offered or compressed, and
+ * what the other side compresses is still rebuilt. */
+START_TEST(hc_off)
+{
+	uint8_t pkt[1500];
+	struct mux_stats st;
+	size_t len;
+
+	pair_teardown();
+	pair_make(false);
+	for (uint32_t n = 0; n < 4; n++) {
+		len = tcp_pkt(pkt, true, true, 0x10, 4000, n, 600);
+		pair_send_pkt(pkt, len);
+		ck_assert_uint_eq(pr.data_len[pr.ndata - 1],
+				  MUX_HDR_LEN + len);
+		ck_assert_mem_eq(pr.got[pr.ngot - 1], pkt, len);
+	}
+	ck_assert_int_eq(pr.ctx_sent, 0);
+	mux_stats(pr.m[0], &st);
+	ck_assert_uint_eq(st.hc_tx, 0);
+}
+END_TEST
+
 static Suite *mux_suite(void)
 {
 	Suite *s = suite_create("multiplexer");
@@ -2392,6 +2894,18 @@ static Suite *mux_suite(void)
 	tcase_add_test(tc, ro_bounds);
 	tcase_add_test(tc, ro_wraps);
 	tcase_add_test(tc, ro_hold_adapts);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("compress");
+	tcase_add_checked_fixture(tc, pair_setup, pair_teardown);
+	tcase_add_test(tc, hc_roundtrip);
+	tcase_add_test(tc, hc_classified_alike);
+	tcase_add_test(tc, hc_others_whole);
+	tcase_add_test(tc, hc_lost_context_and_damage);
+	tcase_add_test(tc, hc_offer_repeated);
+	tcase_add_test(tc, hc_slot_shared);
+	tcase_add_test(tc, hc_stale_answer);
+	tcase_add_test(tc, hc_off);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("master");
