@@ -17,7 +17,8 @@
 # BENCH_BASELINE=0 (leave out the baseline: one TCP flow over the 20 Mbit/s
 # link alone, no tunnel, which shows what TCP itself gets of a link),
 # BENCH_DELAYS="D1 D2 D3" (the links' one-way delays in ms instead of
-# 10 40 25; "40 40 40" is a master far away on every link).
+# 10 40 25; "40 40 40" is a master far away on every link), BENCH_HC=0
+# (header_compression = false on both sides).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=$(realpath "${1:-$ROOT/build}")
@@ -87,6 +88,7 @@ run_direction()	# SCHED TITLE DIR(tx|rx) [iperf3 flags]
 	done
 	local held0 lost0 late0 cong0 retx
 	cong0=$(br_total "$send" congested)
+	hc0=$(br_total "$send" hc_tx) hcd0=$(br_total "$recv" hc_drop)
 	held0=$(br_total "$recv" reorder_held)
 	lost0=$(br_total "$recv" reorder_lost)
 	late0=$(br_total "$recv" reorder_late)
@@ -126,6 +128,8 @@ run_direction()	# SCHED TITLE DIR(tx|rx) [iperf3 flags]
 	done
 	printf "\n             dropped from the sender's queue (congested) %s; TCP retransmissions %s\n" \
 		$(( $(br_total "$send" congested) - cong0 )) "$retx"
+	printf '             headers compressed %s, of them dropped at the receiver %s\n' \
+		$(( $(br_total "$send" hc_tx) - hc0 )) $(( $(br_total "$recv" hc_drop) - hcd0 ))
 }
 
 # baseline: the same TCP flow over the 20 Mbit/s uplink alone, no tunnel:
@@ -162,14 +166,19 @@ echo
 cc=${BENCH_CC:-$(br_in "$BR_NS_SLAVE" sysctl -n net.ipv4.tcp_congestion_control)}
 echo "braid aggregate benchmark: links 8/20/12 Mbit/s, one-way $D1/$D2/$D3 ms, 0.5 % loss on the 12, ${BENCH_QUEUE:-100} ms buffers; $SECS s per flow, TCP $cc"
 # what a full link carries of TCP payload: 1348 bytes (MTU 1400 less IP,
-# TCP and timestamps) in a frame of 1400 + 42 (braid) + 28 (UDP/IP) + 14
-CEILING=$(awk 'BEGIN { printf "%.3f", 1348 / (1400 + 42 + 28 + 14) }')
+# TCP and timestamps) in a frame of 1400 + 42 (braid) + 28 (UDP/IP) + 14,
+# less the 26 bytes header compression takes off (BENCH_HC=0: it is off)
+HC_SAVED=26
+[[ ${BENCH_HC:-1} == 1 ]] || HC_SAVED=0
+CEILING=$(awk -v c=$HC_SAVED 'BEGIN { printf "%.3f", 1348 / (1400 - c + 42 + 28 + 14) }')
 echo "  (per-packet overhead caps efficiency at $CEILING)"
 [[ ${BENCH_BASELINE:-1} == 0 ]] || baseline
 for sched in ${BENCH_SCHEDS:-earliest equalized roundrobin}; do
-	br_conf_master "$BR_TMP/master-$sched.conf" "scheduler = \"$sched\";"
+	hc=$([[ $HC_SAVED != 0 ]] && echo true || echo false)
+	br_conf_master "$BR_TMP/master-$sched.conf" "scheduler = \"$sched\";" \
+		"header_compression = $hc;"
 	# round-robin gets the weights that suit these links; earliest needs none
-	BR_SLAVE_EXTRA="scheduler = \"$sched\";"
+	BR_SLAVE_EXTRA="scheduler = \"$sched\"; header_compression = $hc;"
 	br_conf_slave "$BR_TMP/slave-$sched.conf" "$BR_MASTER_IP:$BR_PORT" \
 		"$(br_link_iface l8 u1 8)" "$(br_link_iface l20 u2 20)" \
 		"$(br_link_iface l12 u3 12)"

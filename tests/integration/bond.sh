@@ -84,6 +84,18 @@ b=$(($(br_stat slave b tx_bytes) - ${b_0:-0}))
 awk -v s="$SIZE" -v t="$BR_XFER_SECS" 'BEGIN {
 	printf "   throughput: %.2f MB/s (%.1f Mbit/s) for %d bytes in %.2f s\n",
 		s / t / 1e6, s * 8 / t / 1e6, s, t }'
+# the transfer went with compressed headers (its checksum matched above),
+# its ACKs came back compressed too, and nothing failed to be rebuilt
+br_usr1 master
+hc=$(br_total slave hc_tx) hc_rx=$(br_total master hc_rx)
+acks=$(br_total master hc_tx) acks_rx=$(br_total slave hc_rx)
+echo "   headers: slave compressed $hc (saved $(br_total slave hc_saved) bytes), master rebuilt $hc_rx, dropped $(br_total master hc_drop); ACKs back: master compressed $acks, slave rebuilt $acks_rx, dropped $(br_total slave hc_drop)"
+((hc >= SIZE / 1400 * 9 / 10 && hc_rx >= hc * 99 / 100)) ||
+	br_fail "$hc of about $((SIZE / 1348)) data packets compressed, $hc_rx rebuilt"
+((acks > 0 && acks_rx >= acks * 99 / 100)) ||
+	br_fail "$acks ACKs compressed, $acks_rx rebuilt"
+(($(br_total master hc_drop) == 0 && $(br_total slave hc_drop) == 0)) ||
+	br_fail "compressed packets dropped: master $(br_total master hc_drop), slave $(br_total slave hc_drop)"
 
 echo
 echo "== 2. share of the transfer per uplink (slave veth tx bytes; braid link tx_bytes)"
