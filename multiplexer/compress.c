@@ -7,6 +7,7 @@
  * the receiver confirmed the context, and the rebuilt packet must pass its
  * own TCP checksum or it is dropped. */
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,9 +20,6 @@
 #define HC_ACK_LEN 3		/* cid|gen (u16), code (u8) */
 #define HC_ACK_OK 0
 #define HC_ACK_UNKNOWN 1
-#define HC_TCP_FIN 0x01
-#define HC_TCP_SYN 0x02
-#define HC_TCP_URG 0x20
 
 _Static_assert(MUX_FLOW_BUCKETS == 1 << 10, "a context id is 10 bits");
 
@@ -150,7 +148,7 @@ static bool compressible(const uint8_t *pkt, size_t len, size_t *hl,
 		return false;
 	}
 	t = pkt + (*v6 ? 40 : 20);
-	return !(t[13] & (HC_TCP_SYN | HC_TCP_URG)) && !get_be16(t + 18);
+	return !(t[13] & (TH_SYN | TH_URG)) && !get_be16(t + 18);
 }
 
 /* Whether two masked headers are of one flow: addresses and ports. */
@@ -207,12 +205,11 @@ static void offer(struct mux *m, unsigned cid, struct hc_tx *c, double now)
 }
 
 uint8_t *mux_hc_compress(struct mux *m, uint8_t *pkt, size_t *len,
-			 double now)
+			 unsigned cid, double now)
 {
 	uint8_t key[MUX_HC_MAX_HDR], h[MUX_HC_MAX_HDR];
 	size_t hl, chl;
 	bool v6, ts;
-	unsigned cid;
 	struct hc_tx *c;
 	const uint8_t *t;
 	uint8_t *q;
@@ -221,7 +218,6 @@ uint8_t *mux_hc_compress(struct mux *m, uint8_t *pkt, size_t *len,
 	    mux_chosen(m->cfg.redundant_ports, m->cfg.n_redundant_ports, pkt,
 		       *len))
 		return pkt;
-	cid = mux_flow_bucket(pkt, *len);
 	c = &m->hc->tx[cid];
 	mask(key, pkt, hl, v6, ts);
 	if (!c->used || c->hlen != hl || memcmp(c->hdr, key, hl)) {
@@ -343,7 +339,7 @@ size_t mux_hc_expand(struct mux *m, struct mux_link *l, const uint8_t *p,
 	ip = v6 ? 40 : 20;
 	total = r->hlen + n - chl;
 	if (r->hlen != ip + (ts ? 32 : 20) || total > m->cfg.max_packet ||
-	    (p[3] & (HC_TCP_SYN | HC_TCP_URG))) {
+	    (p[3] & (TH_SYN | TH_URG))) {
 		m->st.hc_drop++;
 		return 0;
 	}

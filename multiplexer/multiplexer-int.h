@@ -296,9 +296,10 @@ void mux_hc_free(struct mux *m);
 void mux_hc_reset(struct mux *m);
 /* Compresses pkt in place if its flow's context is confirmed (offers the
  * context if not): returns where the packet now starts (pkt or further
- * on) and shortens *len. */
+ * on) and shortens *len. cid: the packet's flow bucket, which the
+ * compressed packet keeps. */
 uint8_t *mux_hc_compress(struct mux *m, uint8_t *pkt, size_t *len,
-			 double now);
+			 unsigned cid, double now);
 /* A context offered on l, or the answer to one of ours. */
 void mux_hc_ctx_in(struct mux *m, struct mux_link *l, const uint8_t *b,
 		   size_t len);

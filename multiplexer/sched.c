@@ -501,11 +501,10 @@ static void txq_add_resend(struct mux *m, const uint8_t *msg, size_t len,
 
 int mux_send(struct mux *m, uint8_t *pkt, size_t len)
 {
-	unsigned flow;
+	unsigned flow = mux_flow_bucket(pkt, len);	/* once per packet */
 	int err;
 
-	pkt = mux_hc_compress(m, pkt, &len, ev_now(m->loop));
-	flow = mux_flow_bucket(pkt, len);	/* once per packet */
+	pkt = mux_hc_compress(m, pkt, &len, flow, ev_now(m->loop));
 
 	if (m->cfg.sched == MUX_SCHED_ROUNDROBIN) {
 		err = send_roundrobin(m, pkt - MUX_HDR_LEN, len, flow);

@@ -2551,7 +2551,7 @@ START_TEST(hc_classified_alike)
 		memcpy(buf + MUX_HDR_LEN, pkt, len);
 		clen = len;
 		c = mux_hc_compress(pr.m[0], buf + MUX_HDR_LEN, &clen,
-				    ev_now(loop));
+				    mux_flow_bucket(pkt, len), ev_now(loop));
 		pair_run(0.003);
 		if (n == 0)	/* offered, not compressed yet */
 			continue;

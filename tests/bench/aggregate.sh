@@ -168,17 +168,16 @@ echo "braid aggregate benchmark: links 8/20/12 Mbit/s, one-way $D1/$D2/$D3 ms, 0
 # what a full link carries of TCP payload: 1348 bytes (MTU 1400 less IP,
 # TCP and timestamps) in a frame of 1400 + 42 (braid) + 28 (UDP/IP) + 14,
 # less the 26 bytes header compression takes off (BENCH_HC=0: it is off)
-HC_SAVED=26
-[[ ${BENCH_HC:-1} == 1 ]] || HC_SAVED=0
+HC=true HC_SAVED=26
+[[ ${BENCH_HC:-1} == 1 ]] || HC=false HC_SAVED=0
 CEILING=$(awk -v c=$HC_SAVED 'BEGIN { printf "%.3f", 1348 / (1400 - c + 42 + 28 + 14) }')
 echo "  (per-packet overhead caps efficiency at $CEILING)"
 [[ ${BENCH_BASELINE:-1} == 0 ]] || baseline
 for sched in ${BENCH_SCHEDS:-earliest equalized roundrobin}; do
-	hc=$([[ $HC_SAVED != 0 ]] && echo true || echo false)
 	br_conf_master "$BR_TMP/master-$sched.conf" "scheduler = \"$sched\";" \
-		"header_compression = $hc;"
+		"header_compression = $HC;"
 	# round-robin gets the weights that suit these links; earliest needs none
-	BR_SLAVE_EXTRA="scheduler = \"$sched\"; header_compression = $hc;"
+	BR_SLAVE_EXTRA="scheduler = \"$sched\"; header_compression = $HC;"
 	br_conf_slave "$BR_TMP/slave-$sched.conf" "$BR_MASTER_IP:$BR_PORT" \
 		"$(br_link_iface l8 u1 8)" "$(br_link_iface l20 u2 20)" \
 		"$(br_link_iface l12 u3 12)"

@@ -90,10 +90,11 @@ static size_t compress(const uint8_t *data, size_t size, uint8_t *buf,
 		       uint8_t **out, double now)
 {
 	size_t len = size;
+	unsigned cid = mux_flow_bucket(data, size);
 
 	memcpy(buf + MUX_HDR_LEN, data, size);
 	last.n = 0;
-	*out = mux_hc_compress(tx, buf + MUX_HDR_LEN, &len, now);
+	*out = mux_hc_compress(tx, buf + MUX_HDR_LEN, &len, cid, now);
 	if (last.n) {
 		FUZZ_CHECK(last.type == MUX_MSG_HC_CTX);
 		FUZZ_CHECK(*out == buf + MUX_HDR_LEN && len == size);
@@ -101,7 +102,7 @@ static size_t compress(const uint8_t *data, size_t size, uint8_t *buf,
 		FUZZ_CHECK(last.type == MUX_MSG_HC_ACK && last.len == 3);
 		mux_hc_ack_in(tx, last.b, last.len);
 		memcpy(buf + MUX_HDR_LEN, data, size);
-		*out = mux_hc_compress(tx, buf + MUX_HDR_LEN, &len, now);
+		*out = mux_hc_compress(tx, buf + MUX_HDR_LEN, &len, cid, now);
 	}
 	if (*out == buf + MUX_HDR_LEN) {	/* whole, unchanged */
 		FUZZ_CHECK(len == size && !memcmp(*out, data, size));
