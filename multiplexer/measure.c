@@ -114,10 +114,15 @@ void mux_est_sent(struct mux_est *e, uint32_t lseq, size_t bytes, double now)
 		e->una = lseq;
 	}
 	/* below its pipe (or a few packets, before the pipe is known) the
-	 * link is not kept busy: what it delivers shows what it was given */
+	 * link is not kept busy: what it delivers shows what it was given.
+	 * Unless its window is what kept it below: then what it delivers is
+	 * what the window allows, a real sample, and the only way out of a
+	 * window too small for a pipe measured while it was given little */
 	s->app_limited = e->have_fb &&
 			 (double)(mux_est_inflight(e) + e->queued) <
-			 fmax(bdp(e) + held(e), PIPE_MIN);
+			 fmax(bdp(e) + held(e), PIPE_MIN) &&
+			 (double)(mux_est_inflight(e) + e->queued + 2 * bytes) <=
+			 mux_est_cwnd(e);
 	e->sent_bytes += bytes;
 	e->next_lseq = lseq + 1;
 	s->lseq = lseq;

@@ -1144,6 +1144,32 @@ START_TEST(est_small_window_grows)
 }
 END_TEST
 
+/* A link that only ever carried a light stream (the ACKs of an upload,
+ * app-limited, never measured) but fast enough that its pipe is bigger
+ * than the initial window: a download then fills that window every
+ * round, and a window-limited sample is not an app-limited one, so the
+ * rate is found. The window was once stuck at its initial size, which
+ * never filled the pipe, so every sample looked app-limited: 18 Mbit/s
+ * on a link of hundreds. */
+START_TEST(est_unmeasured_window_grows)
+{
+	static struct mux_est e;
+	static struct sim s = { .rate = 12.5e6, .owd = 0.0002 };
+	double t = 1;
+
+	mux_est_init(&e);
+	e.have_rtt = e.have_fb = true;
+	e.min_rtt = e.srtt = 0.0004;
+	e.min_rtt_at = t;
+	e.btlbw = e.bw[0].v = 5e6;	/* from app-limited samples */
+	e.bw[0].at = t;
+	e.nbw = 1;
+	sim_run(&s, &e, t, t + 2, true, 0);
+	ck_assert(e.measured);
+	ck_assert_double_ge(e.btlbw, 12.5e6 * 0.8);
+}
+END_TEST
+
 /* A link given little (app-limited) keeps its rate: it would otherwise
  * look slow, be given less, and starve. A slower link is followed. */
 START_TEST(est_app_limited_and_slowdown)
@@ -2821,6 +2847,7 @@ static Suite *mux_suite(void)
 	tc = tcase_create("estimate");
 	tcase_add_test(tc, est_converges);
 	tcase_add_test(tc, est_small_window_grows);
+	tcase_add_test(tc, est_unmeasured_window_grows);
 	tcase_add_test(tc, est_app_limited_and_slowdown);
 	tcase_add_test(tc, est_loss);
 	tcase_add_test(tc, est_idle_restart);
