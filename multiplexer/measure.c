@@ -351,6 +351,19 @@ double mux_est_queue(const struct mux_est *e)
 	return queue(e, rate(e));
 }
 
+/* For a packet put ahead of those waiting to leave (a resend): only what
+ * is already on the wire is ahead of it. */
+double mux_est_arrival_first(const struct mux_est *e, size_t bytes,
+			     double base)
+{
+	double r = rate(e);
+	double q = (double)mux_est_inflight(e) -
+		   r * (base_rtt(e) + MUX_FB_INTERVAL);
+
+	return (base ? base : RTT_UNKNOWN) / 2 + (q > 0 ? q / r : 0) +
+	       bytes / r;
+}
+
 /* Per packet, per link: the rate is worked out once. */
 double mux_est_arrival(const struct mux_est *e, size_t bytes, double wait,
 		       double base)

@@ -42,6 +42,8 @@ struct mux_fb {
 	uint32_t rx_at;		/* receiver's clock (us) when lseq_max came */
 };
 #define MUX_FB_LEN 32
+#define MUX_LOST_LEN 14		/* link id, lseq_max, seen */
+#define MUX_LOST_GAP 0.001	/* s between a link's LOST reports */
 
 #define MUX_EST_RING 1024
 #define MUX_EST_BW 16
@@ -110,6 +112,9 @@ void mux_est_forget_inflight(struct mux_est *e);
  * of round trip base with no queue (0: not known). */
 double mux_est_arrival(const struct mux_est *e, size_t bytes, double wait,
 		       double base);
+/* The same for a packet put ahead of those waiting to leave. */
+double mux_est_arrival_first(const struct mux_est *e, size_t bytes,
+			     double base);
 /* Pacing: the rate the link is fed at (bytes/s, 0: not paced); how long
  * until a packet of bytes may leave; it left. Bytes given to the link
  * and not yet sent (queued) count against its window. */
@@ -207,6 +212,7 @@ struct mux_link {
 	struct mux_fb rx_fb;	/* what we received, for our feedback */
 	unsigned fb_pending;	/* packets received since our feedback */
 	double rx_last;		/* when the newest packet arrived */
+	double lost_sent;	/* when we last reported its losses */
 	bool fb_due;
 	double probe_at, probe_wait;	/* stalled: next probe, backoff */
 	struct mux_kept *kept;	/* MUX_KEEP last packets, for resending */

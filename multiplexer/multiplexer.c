@@ -489,8 +489,9 @@ static void feedback_send(struct mux *m, struct mux_link *l, double now)
 	}
 }
 
-/* Notes link sequence number lseq as received. */
-static void fb_seen(struct mux_fb *fb, uint32_t lseq)
+/* Notes link sequence number lseq as received; true if it skipped some
+ * (a link keeps its packets in order: they are lost). */
+static bool fb_seen(struct mux_fb *fb, uint32_t lseq)
 {
 	int32_t d = (int32_t)(lseq - fb->lseq_max);
 
@@ -500,9 +501,61 @@ static void fb_seen(struct mux_fb *fb, uint32_t lseq)
 	} else if (d > 0) {
 		fb->seen = d >= 64 ? 0 : (fb->seen << 1 | 1) << (d - 1);
 		fb->lseq_max = lseq;
+		return d > 1;
 	} else if (d < 0 && d >= -64) {
 		fb->seen |= 1ULL << (-d - 1);
 	}
+	return false;
+}
+
+/* LOST: link id (u16), then as in FEEDBACK the highest link sequence
+ * received on it (u32) and which of the 64 below arrived (u64). Sent at
+ * once when l's packets go missing, on the link with the shortest round
+ * trip (l's own feedback may be a slow link's round trip and a feedback
+ * interval away), so the sender resends them sooner: the receiver holds
+ * everything after a hole until its resend comes. */
+static void lost_send(struct mux *m, struct mux_link *l, double now)
+{
+	struct mux_link *via = l;
+	uint8_t b[MUX_LOST_LEN];
+	double best = INFINITY;
+
+	if (m->cfg.sched == MUX_SCHED_ROUNDROBIN ||
+	    now - l->lost_sent < MUX_LOST_GAP)
+		return;
+	for (size_t i = 0; i < MUX_MAX_LINKS; i++) {
+		struct mux_link *k = &m->links[i];
+		double rtt = k->used && k->up ? mux_link_base_rtt(k) : 0;
+
+		if (rtt && rtt < best && !k->stalled) {
+			best = rtt;
+			via = k;
+		}
+	}
+	put_be16(b, l->id);
+	put_be32(b + 2, l->rx_fb.lseq_max);
+	put_be64(b + 6, l->rx_fb.seen);
+	if (m->cfg.ops->send(m->cfg.ctx, via->id, MUX_MSG_LOST, b,
+			     sizeof(b)) == 0)
+		l->lost_sent = now;
+}
+
+static void lost_in(struct mux *m, const uint8_t *b, size_t len)
+{
+	struct mux_link *l;
+	struct mux_fb fb = { 0 };
+
+	if (len < MUX_LOST_LEN) {
+		m->st.malformed++;
+		return;
+	}
+	l = link_find(m, get_be16(b));
+	if (!l)
+		return;
+	fb.lseq_max = get_be32(b + 2);
+	fb.seen = get_be64(b + 6);
+	mux_sched_lost(m, l, &fb);
+	mux_sched_drain(m);
 }
 
 static void data_in(struct mux *m, struct mux_link *l, uint8_t *buf,
@@ -512,6 +565,7 @@ static void data_in(struct mux *m, struct mux_link *l, uint8_t *buf,
 	uint32_t seq;
 	uint8_t *pkt;
 	size_t n;
+	bool gap;
 
 	if (len < MUX_HDR_LEN) {
 		m->st.malformed++;
@@ -519,13 +573,15 @@ static void data_in(struct mux *m, struct mux_link *l, uint8_t *buf,
 	}
 	seq = get_be32(buf);
 	l->st.data_rx++;
-	fb_seen(&l->rx_fb, get_be32(buf + 4));
+	gap = fb_seen(&l->rx_fb, get_be32(buf + 4));
 	l->rx_fb.rx_count++;
 	l->rx_fb.rx_bytes += len;
 	l->rx_last = now;
 	l->fb_due = true;
 	if (++l->fb_pending >= MUX_FB_EVERY)
 		feedback_send(m, l, now);
+	if (gap)
+		lost_send(m, l, now);
 	if (len == MUX_HDR_LEN)
 		return;		/* a probe: counted, nothing to deliver */
 	if (!l->rx_seen || (int32_t)(seq - l->rx_max) > 0)
@@ -624,6 +680,9 @@ void mux_input(struct mux *m, uint16_t link_id, uint8_t type, uint8_t *buf,
 		break;
 	case MUX_MSG_HC_ACK:
 		mux_hc_ack_in(m, buf, len);
+		break;
+	case MUX_MSG_LOST:
+		lost_in(m, buf, len);
 		break;
 	default:
 		break;

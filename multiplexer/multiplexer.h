@@ -21,6 +21,7 @@ enum mux_msg {
 	MUX_MSG_FEEDBACK = 4,	/* both ways: what a link delivered */
 	MUX_MSG_HC_CTX = 5,	/* both ways: a header compression context */
 	MUX_MSG_HC_ACK = 6,	/* both ways: it is known, or not */
+	MUX_MSG_LOST = 7,	/* both ways: a link's packets went missing */
 };
 
 enum mux_sched {

@@ -16,6 +16,7 @@
 enum tier { TIER_MAIN, TIER_BACKUP, TIER_STALLED, TIERS };
 
 #define PACE_RETRY 0.001	/* s: a full socket buffer is tried again */
+#define RESEND_ROOM (4 * 1500)	/* bytes a resend may overfill a window */
 
 static void pace_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void pace_run(struct mux *m, double now);
@@ -141,6 +142,45 @@ static int xmit(struct mux *m, struct mux_link *l, uint32_t seq,
 	return 0;
 }
 
+/* Puts a resend (seq; msg: MUX_HDR_LEN bytes of room, then len bytes)
+ * on the wire on l now, ahead of what waits there for its hold or its
+ * pacing: the receiver holds everything after its hole until it comes.
+ * Those waiting take the link sequence numbers one up, so the link still
+ * sends its numbers in order. */
+static int xmit_first(struct mux *m, struct mux_link *l, uint32_t seq,
+		      uint8_t *msg, size_t len)
+{
+	double now = ev_now(m->loop);
+	uint32_t lseq = l->tx_next;
+	int err;
+
+	if (l->tx_lseq - l->tx_next >= MUX_KEEP)	/* no slot */
+		return -EAGAIN;
+	put_be32(msg, seq);
+	put_be32(msg + 4, lseq);
+	err = wire(m, l, lseq, msg, len + MUX_HDR_LEN, now);
+	if (err < 0) {
+		l->st.send_fail++;
+		return err;
+	}
+	for (uint32_t j = l->tx_lseq; j != lseq; j--) {
+		struct mux_kept *k = &l->kept[j % MUX_KEEP];
+		uint8_t *to = kept_msg(m, l, j);
+
+		*k = l->kept[(j - 1) % MUX_KEEP];
+		k->lseq = j;
+		memcpy(to, kept_msg(m, l, j - 1), k->len + MUX_HDR_LEN);
+		put_be32(to + 4, j);
+	}
+	memcpy(kept_msg(m, l, lseq), msg, len + MUX_HDR_LEN);
+	l->kept[lseq % MUX_KEEP] = (struct mux_kept){
+		.seq = seq, .lseq = lseq, .len = (uint16_t)len, .at = now,
+		.due = now };
+	l->tx_next++;
+	l->tx_lseq++;
+	return 0;
+}
+
 static enum tier tier_of(const struct mux_link *l)
 {
 	return l->stalled ? TIER_STALLED : l->backup ? TIER_BACKUP : TIER_MAIN;
@@ -217,6 +257,34 @@ static int pick_earliest(struct mux *m, size_t len, int skip, bool hold)
 	return live ? -1 : best[TIER_STALLED];
 }
 
+/* The link where a resend of len bytes put first arrives first, among
+ * those whose window it overfills by at most RESEND_ROOM; -1 if none. */
+static int pick_first(struct mux *m, size_t len)
+{
+	double best_t = INFINITY;
+	int best = -1;
+
+	for (size_t i = 0; i < MUX_MAX_LINKS; i++) {
+		struct mux_link *l = &m->links[i];
+		double at;
+
+		if (!m->wrr[i].eligible || tier_of(l) != TIER_MAIN ||
+		    mux_est_inflight(&l->est) + l->est.queued + len +
+		    MUX_HDR_LEN > mux_est_cwnd(&l->est) + RESEND_ROOM ||
+		    l->tx_lseq - l->tx_next >= MUX_KEEP ||
+		    l->tx_lseq - l->tx_next + l->est.next_lseq - l->est.una >=
+		    MUX_EST_RING - 16)
+			continue;
+		at = mux_est_arrival_first(&l->est, len + MUX_HDR_LEN,
+					   mux_link_base_rtt(l));
+		if (at < best_t) {
+			best_t = at;
+			best = (int)i;
+		}
+	}
+	return best;
+}
+
 static bool any_up(const struct mux *m)
 {
 	for (size_t i = 0; i < MUX_MAX_LINKS; i++)
@@ -275,11 +343,19 @@ static int send_one(struct mux *m, uint8_t *msg, size_t len, bool resend,
 	bool hold = false;
 	struct refused r = { .n = 0 };
 	int first = -1, err = -EAGAIN;
-	if (!resend)
-		stamp_flow(m, msg, flow);
-	if (m->cfg.sched == MUX_SCHED_EQUALIZED) {
+	if (m->cfg.sched == MUX_SCHED_EQUALIZED)
 		equalize(m);
-		hold = mux_timed(msg + MUX_HDR_LEN, len);
+	if (resend) {
+		/* first, unheld, if a main link has room for it; or else
+		 * as any packet, on whichever link has room */
+		int i = pick_first(m, len);
+
+		if (i >= 0 && xmit_first(m, &m->links[i], seq, msg, len) == 0)
+			return 0;
+	} else {
+		stamp_flow(m, msg, flow);
+		hold = m->cfg.sched == MUX_SCHED_EQUALIZED &&
+		       mux_timed(msg + MUX_HDR_LEN, len);
 	}
 	for (;;) {
 		int i = pick_earliest(m, len, first, hold);

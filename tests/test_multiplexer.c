@@ -98,7 +98,9 @@ struct fake {
 		size_t len;
 		uint16_t dep;	/* data: header bytes 8-9 */
 		uint32_t seq;	/* data: header bytes 0-3 */
+		uint32_t lseq;	/* data: header bytes 4-7 */
 		double at;	/* wall time it was handed over */
+		uint8_t body[16];	/* the message's first bytes */
 	} sent[SENT_MAX];
 	uint8_t last_ka[MUX_KEEPALIVE_LEN];
 	int per_link[8];
@@ -133,8 +135,12 @@ static int fake_send(void *ctx, uint16_t link, uint8_t type, const void *buf,
 		f->sent[f->nsent].type = type;
 		f->sent[f->nsent].len = len;
 		f->sent[f->nsent].at = ev_time();
-		if (type == MUX_MSG_DATA && len >= MUX_HDR_LEN)
+		memcpy(f->sent[f->nsent].body, buf, len < 16 ? len : 16);
+		if (type == MUX_MSG_DATA && len >= MUX_HDR_LEN) {
 			f->sent[f->nsent].seq = get_be32(buf);
+			f->sent[f->nsent].lseq = get_be32((const uint8_t *)buf +
+							  4);
+		}
 		if (type == MUX_MSG_DATA && len >= MUX_HDR_LEN)
 			f->sent[f->nsent].dep = (uint16_t)(
 				((const uint8_t *)buf)[8] << 8 |
@@ -2073,6 +2079,144 @@ START_TEST(mux_loss_resent)
 }
 END_TEST
 
+/* Equalized: a (20 ms) holds its packets 30 ms for b (80 ms). A packet
+ * of b's reported missing is resent on a at once, ahead of a's held
+ * packets and unheld (the receiver holds everything after the hole until
+ * it comes), and a's link sequence numbers still go out in order. */
+START_TEST(mux_resend_first)
+{
+	struct mux_link *a, *b;
+	uint8_t f[MUX_FB_LEN];
+	uint32_t lost_seq = 0, next;
+	double t0;
+	int first = -1;
+
+	two_links_up();
+	a = fake_measured(1, 1e6, 0.020);
+	b = fake_measured(2, 1e6, 0.080);
+	a->est.rttvar = b->est.rttvar = 0.1;	/* no stall */
+	ev_now_update(loop);
+	t0 = ev_time();
+	for (int i = 0; i < 100; i++)	/* a's window is 63 */
+		ck_assert_int_eq(msend_udp(1000, 1000), 0);
+	ck_assert_int_eq(fk.per_link[1], 0);	/* a's are all held */
+	ck_assert_int_ge(fk.per_link[2], 2);	/* b paces the rest */
+	for (int i = 0; i < fk.nsent; i++)
+		if (fk.sent[i].type == MUX_MSG_DATA && fk.sent[i].link == 2 &&
+		    fk.sent[i].lseq == 0)
+			lost_seq = fk.sent[i].seq;
+	/* b's first packet missing, its second arrived */
+	fb_msg_seen(f, 1, 1, 1010, ~1ULL);
+	mux_input(mux, 2, MUX_MSG_FEEDBACK, f, sizeof(f));
+	ck_assert_int_eq(fk.per_link[1], 1);
+	for (int i = 0; i < fk.nsent; i++)
+		if (fk.sent[i].type == MUX_MSG_DATA && fk.sent[i].link == 1)
+			first = i;
+	ck_assert_int_ge(first, 0);
+	ck_assert_uint_eq(fk.sent[first].seq, lost_seq);
+	ck_assert_uint_eq(fk.sent[first].lseq, 0);
+	ck_assert_double_lt(fk.sent[first].at, t0 + 0.030);
+	/* the held ones follow after their hold, numbered after it */
+	next = 1;
+	for (int n = 0; ev_time() - t0 < 0.2; n++) {
+		if (n % 20 == 0) {
+			ack(1);
+			ack(2);
+		}
+		ev_run(loop, EVRUN_NOWAIT);
+		usleep(1000);
+	}
+	for (int i = first + 1; i < fk.nsent; i++) {
+		if (fk.sent[i].type != MUX_MSG_DATA || fk.sent[i].link != 1)
+			continue;
+		ck_assert_uint_eq(fk.sent[i].lseq, next);
+		ck_assert_uint_ne(fk.sent[i].seq, lost_seq);
+		ck_assert_double_ge(fk.sent[i].at, t0 + 0.030);
+		next++;
+	}
+	ck_assert_uint_ge(next, 10);
+}
+END_TEST
+
+/* A data message with link sequence number lseq. */
+static void data_msg_l(uint16_t link, uint32_t seq, uint32_t lseq,
+		       const char *p)
+{
+	uint8_t buf[MUX_HDR_LEN + 64] = { seq >> 24, seq >> 16, seq >> 8, seq,
+					  lseq >> 24, lseq >> 16, lseq >> 8,
+					  lseq };
+	size_t n = strlen(p) + 1;
+
+	memcpy(buf + MUX_HDR_LEN, p, n);
+	mux_input(mux, link, MUX_MSG_DATA, buf, MUX_HDR_LEN + n);
+}
+
+/* The receiver: packets skipped on slow b are reported at once, in a
+ * LOST message naming b, on a, which has the shortest round trip; b's
+ * own feedback would take b's round trip and up to a feedback interval.
+ * Nothing is reported without a gap, nor twice within a millisecond. */
+START_TEST(mux_lost_reported)
+{
+	int n;
+
+	two_links_up();
+	fake_measured(1, 1e6, 0.020);
+	fake_measured(2, 1e6, 0.080);
+	data_msg_l(2, 1, 0, "p1");
+	data_msg_l(2, 2, 1, "p2");
+	ck_assert_int_eq(count_type(1, MUX_MSG_LOST) +
+			 count_type(2, MUX_MSG_LOST), 0);
+	data_msg_l(2, 5, 4, "p5");		/* 2 and 3 missing */
+	ck_assert_int_eq(count_type(1, MUX_MSG_LOST), 1);
+	ck_assert_int_eq(count_type(2, MUX_MSG_LOST), 0);
+	n = fk.nsent - 1;
+	ck_assert_int_eq(fk.sent[n].len, 14);
+	ck_assert_uint_eq(get_be16(fk.sent[n].body), 2);
+	ck_assert_uint_eq(get_be32(fk.sent[n].body + 2), 4);
+	/* seen: bit 0 (3) and bit 1 (2) clear, bit 2 (1) set */
+	ck_assert_uint_eq(get_be64(fk.sent[n].body + 6) & 7, 4);
+	data_msg_l(2, 7, 6, "p7");		/* at once: not again */
+	ck_assert_int_eq(count_type(1, MUX_MSG_LOST), 1);
+	usleep(2000);
+	ev_now_update(loop);
+	data_msg_l(2, 9, 8, "p9");
+	ck_assert_int_eq(count_type(1, MUX_MSG_LOST), 2);
+}
+END_TEST
+
+/* The sender: a LOST message, on whichever link it came, resends what it
+ * names on the link it names; a second report of the same packet does
+ * not send it twice, nor does a report of an unknown link. */
+START_TEST(mux_lost_resends)
+{
+	struct mux_link_stats st;
+	uint8_t b[14];
+	uint32_t last;
+
+	two_links_up();
+	for (int i = 0; i < 10; i++)
+		msend("p", 1);
+	ck_assert_int_eq(fk.per_link[1] + fk.per_link[2], 10);
+	/* a's second newest packet missing */
+	last = fk.lseq[1] - 1;
+	put_be16(b, 1);
+	put_be32(b + 2, last);
+	put_be64(b + 6, ~1ULL);
+	fk.per_link[1] = fk.per_link[2] = 0;
+	mux_input(mux, 2, MUX_MSG_LOST, b, sizeof(b));
+	mux_link_stats(mux, 1, &st);
+	ck_assert_int_eq(st.resent, 1);
+	ck_assert_int_eq(fk.per_link[1] + fk.per_link[2], 1);
+	mux_input(mux, 1, MUX_MSG_LOST, b, sizeof(b));
+	put_be16(b, 7);
+	mux_input(mux, 1, MUX_MSG_LOST, b, sizeof(b));
+	mux_link_stats(mux, 1, &st);
+	ck_assert_int_eq(st.resent, 1);
+	ck_assert_int_eq(fk.per_link[1] + fk.per_link[2], 1);
+	mux_input(mux, 1, MUX_MSG_LOST, b, 13);	/* short: malformed */
+}
+END_TEST
+
 /* Redundant mode: every packet on the two best links, each copy with
  * the same sequence number; the receiver keeps one. */
 START_TEST(mux_redundant_two_copies)
@@ -2869,6 +3013,8 @@ static Suite *mux_suite(void)
 	tcase_add_test(tc, mux_flows_stamped_and_sparse_first);
 	tcase_add_test(tc, mux_stall_resends);
 	tcase_add_test(tc, mux_loss_resent);
+	tcase_add_test(tc, mux_lost_reported);
+	tcase_add_test(tc, mux_lost_resends);
 	tcase_add_test(tc, mux_hole_waits_for_resend);
 	tcase_add_test(tc, mux_peer_restart);
 	tcase_add_test(tc, mux_link_drains);
@@ -2888,6 +3034,7 @@ static Suite *mux_suite(void)
 	tcase_add_test(tc, mux_equalized_unheld);
 	tcase_add_test(tc, mux_equalized_queue_wait);
 	tcase_add_test(tc, mux_equalized_queue_wait_expires);
+	tcase_add_test(tc, mux_resend_first);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("master_earliest");

@@ -17,7 +17,8 @@
 # BENCH_BASELINE=0 (leave out the baseline: one TCP flow over the 20 Mbit/s
 # link alone, no tunnel, which shows what TCP itself gets of a link),
 # BENCH_DELAYS="D1 D2 D3" (the links' one-way delays in ms instead of
-# 10 40 25; "40 40 40" is a master far away on every link), BENCH_HC=0
+# 10 40 25; "40 40 40" is a master far away on every link), BENCH_LOSS3=P
+# (the third link's loss in % instead of 0.5), BENCH_HC=0
 # (header_compression = false on both sides).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -30,7 +31,10 @@ br_require_tools ip iperf3 ping socat awk python3
 read -r D1 D2 D3 <<<"${BENCH_DELAYS:-10 40 25}"
 [[ $D1 =~ ^[0-9]+$ && $D2 =~ ^[0-9]+$ && $D3 =~ ^[0-9]+$ ]] ||
 	br_fail "BENCH_DELAYS: three one-way delays in ms, such as \"40 40 40\""
-LINKS=("8mbit $D1 0" "20mbit $D2 0" "12mbit $D3 0.5")
+LOSS3=${BENCH_LOSS3:-0.5}
+[[ $LOSS3 =~ ^[0-9]+(\.[0-9]+)?$ ]] ||
+	br_fail "BENCH_LOSS3: the third link's loss in %, such as 0 or 2"
+LINKS=("8mbit $D1 0" "20mbit $D2 0" "12mbit $D3 $LOSS3")
 NAMES=(l8 l20 l12)
 SUM=40
 STEADY=3	# s: the TCP flow's start-up is over by then
@@ -164,7 +168,7 @@ br_bg "$BR_NS_SRV" "$BR_TMP/iperf-s.log" iperf3 -s -B "$BR_SRV_IP"
 br_wait_listen "$BR_NS_SRV" tcp 5201
 echo
 cc=${BENCH_CC:-$(br_in "$BR_NS_SLAVE" sysctl -n net.ipv4.tcp_congestion_control)}
-echo "braid aggregate benchmark: links 8/20/12 Mbit/s, one-way $D1/$D2/$D3 ms, 0.5 % loss on the 12, ${BENCH_QUEUE:-100} ms buffers; $SECS s per flow, TCP $cc"
+echo "braid aggregate benchmark: links 8/20/12 Mbit/s, one-way $D1/$D2/$D3 ms, $LOSS3 % loss on the 12, ${BENCH_QUEUE:-100} ms buffers; $SECS s per flow, TCP $cc"
 # what a full link carries of TCP payload: 1348 bytes (MTU 1400 less IP,
 # TCP and timestamps) in a frame of 1400 + 42 (braid) + 28 (UDP/IP) + 14,
 # less the 26 bytes header compression takes off (BENCH_HC=0: it is off)
