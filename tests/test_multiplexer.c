@@ -1681,6 +1681,18 @@ START_TEST(mux_queue_wait_long_rtt_expires)
 }
 END_TEST
 
+/* Links a (1: 20 ms) and b (2: 80 ms), both 1 MB/s and measured, slow
+ * as the machine may be (no stall); returns the wall time now. */
+static double near_and_far(struct mux_link **a, struct mux_link **b)
+{
+	two_links_up();
+	*a = fake_measured(1, 1e6, 0.020);
+	*b = fake_measured(2, 1e6, 0.080);
+	(*a)->est.rttvar = (*b)->est.rttvar = 0.1;
+	ev_now_update(loop);
+	return ev_time();
+}
+
 /* Equalized: a's packets wait half the difference of the round trips
  * (30 ms) before they leave, so they arrive with b's; b's leave at once.
  * The wait does not take a's window: a (1 MB/s over 20 ms + 10 ms for
@@ -1692,12 +1704,7 @@ START_TEST(mux_equalized_holds)
 	double t0, b_first = 0;
 	int na = 0, nb = 0;
 
-	two_links_up();
-	a = fake_measured(1, 1e6, 0.020);
-	b = fake_measured(2, 1e6, 0.080);
-	a->est.rttvar = b->est.rttvar = 0.1;	/* no stall */
-	ev_now_update(loop);
-	t0 = ev_time();
+	t0 = near_and_far(&a, &b);
 	for (int i = 0; i < 120; i++)
 		ck_assert_int_eq(msend_udp(1000, 1000), 0);
 	ck_assert_double_eq_tol(a->est.hold, 0.030, 1e-9);
@@ -2091,12 +2098,7 @@ START_TEST(mux_resend_first)
 	double t0;
 	int first = -1;
 
-	two_links_up();
-	a = fake_measured(1, 1e6, 0.020);
-	b = fake_measured(2, 1e6, 0.080);
-	a->est.rttvar = b->est.rttvar = 0.1;	/* no stall */
-	ev_now_update(loop);
-	t0 = ev_time();
+	t0 = near_and_far(&a, &b);
 	for (int i = 0; i < 100; i++)	/* a's window is 63 */
 		ck_assert_int_eq(msend_udp(1000, 1000), 0);
 	ck_assert_int_eq(fk.per_link[1], 0);	/* a's are all held */
