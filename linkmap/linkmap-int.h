@@ -9,7 +9,7 @@
 
 #include "linkmap.h"
 
-#define LM_HDR_LEN 16
+#define LM_HDR_LEN 12
 #define LM_TAG_LEN 16
 #define LM_OVERHEAD (LM_HDR_LEN + LM_TAG_LEN)
 _Static_assert(LM_MAX_PAYLOAD == LM_BUF_LEN - LM_OVERHEAD,
@@ -21,14 +21,20 @@ struct lm_hdr {
 	uint8_t type;
 	uint16_t link_id;
 	uint32_t session;	/* keypair index, see docs/PROTOCOL.md */
-	uint64_t counter;	/* per-session packet number, the nonce */
+	uint64_t counter;	/* per-keypair packet number, the nonce; on
+				 * the wire only its low 32 bits */
 };
 
 int lm_hdr_encode(const struct lm_hdr *h, uint8_t *buf, size_t len);
 int lm_hdr_decode(struct lm_hdr *h, const uint8_t *buf, size_t len);
-/* True if buf looks like a packet of wire version 1 (the release before:
- * a 24-byte header whose bytes 4..7 were a zero reserved word). */
-bool lm_hdr_looks_v1(const uint8_t *buf, size_t len);
+/* The wire version of an older release buf looks like a packet of: 1 (a
+ * 24-byte header whose bytes 4..7 were a zero reserved word) or 2 (a
+ * 16-byte header); 0 if neither. */
+int lm_hdr_looks_old(const uint8_t *buf, size_t len);
+/* The whole counter of a packet that carried its low 32 bits, taken as
+ * the one nearest top, the next counter expected (as QUIC's packet
+ * numbers, RFC 9000, A.3). */
+uint64_t lm_counter_expand(uint64_t top, uint32_t low);
 
 /* Encrypts payload into out (header + ciphertext + tag) under key;
  * returns the packet length or -ENOBUFS. */

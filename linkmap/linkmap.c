@@ -191,16 +191,16 @@ void lm_packet_in(struct lm *lm, struct lm_link *via_link,
 	struct lm_keypair *kp;
 	struct lm_hdr h;
 	uint8_t *payload;
-	int n;
+	int n, old;
 
-	/* a braid of the release before: dropped like any malformed packet,
+	/* a braid of an earlier release: dropped like any malformed packet,
 	 * but said, or the link just never comes up. Unauthenticated, so it
 	 * names no one. */
-	if (lm_hdr_looks_v1(pkt, len)) {
+	if ((old = lm_hdr_looks_old(pkt, len))) {
 		log_warn_rl(&lm->version_rl, "dropped what looks like a "
-			    "packet of braid wire protocol 1: this braid "
+			    "packet of braid wire protocol %d: this braid "
 			    "speaks %u; run the same release on both ends",
-			    LM_WIRE_VERSION);
+			    old, LM_WIRE_VERSION);
 		lm->st.malformed++;
 		return;
 	}

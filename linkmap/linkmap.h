@@ -12,10 +12,10 @@
 #include <ev.h>
 
 #define LM_KEY_LEN 32
-#define LM_WIRE_VERSION 2		/* docs/PROTOCOL.md; both ends the same */
+#define LM_WIRE_VERSION 3		/* docs/PROTOCOL.md; both ends the same */
 #define LM_MAX_LINKS 64
 #define LM_BUF_LEN 9216			/* largest packet on the wire */
-#define LM_MAX_PAYLOAD (LM_BUF_LEN - 32)	/* minus header (16) and tag (16) */
+#define LM_MAX_PAYLOAD (LM_BUF_LEN - 28)	/* minus header (12) and tag (16) */
 
 struct lm;
 

@@ -88,6 +88,8 @@ int lm_sess_open(struct lm_sess *s, double now, uint8_t *pkt, size_t len,
 		st->stale_session++;
 		return -1;
 	}
+	/* the wire has the low 32 bits: the rest is the keypair's */
+	h->counter = lm_counter_expand((*kp)->replay.top, (uint32_t)h->counter);
 	if (!lm_replay_check(&(*kp)->replay, h->counter)) {
 		st->replay++;
 		return -1;

@@ -31,19 +31,22 @@ START_TEST(hdr_round_trip)
 	ck_assert_int_eq(lm_hdr_encode(&h, buf, sizeof(buf)), LM_HDR_LEN);
 	/* Network byte order, fixed offsets. */
 	/* the sizes docs/PROTOCOL.md gives */
-	ck_assert_int_eq(LM_HDR_LEN, 16);
-	ck_assert_int_eq(LM_OVERHEAD, 32);
-	ck_assert_int_eq(LM_HS_INIT_LEN, 76);
-	ck_assert_int_eq(LM_HS_RESP_LEN, 84);
-	ck_assert_int_eq(buf[0], 2);
+	ck_assert_int_eq(LM_HDR_LEN, 12);
+	ck_assert_int_eq(LM_OVERHEAD, 28);
+	ck_assert_int_eq(LM_HS_INIT_LEN, 72);
+	ck_assert_int_eq(LM_HS_RESP_LEN, 80);
+	ck_assert_int_eq(buf[0], 3);
 	ck_assert_int_eq(buf[1], 7);
 	ck_assert_int_eq(buf[2], 0x12);
 	ck_assert_int_eq(buf[3], 0x34);
 	ck_assert_int_eq(buf[4], 0x01);
 	ck_assert_int_eq(buf[7], 0x04);
-	ck_assert_int_eq(buf[8], 0x11);
-	ck_assert_int_eq(buf[15], 0x88);
+	/* the counter's low 32 bits only */
+	ck_assert_int_eq(buf[8], 0x55);
+	ck_assert_int_eq(buf[11], 0x88);
 	ck_assert_int_eq(lm_hdr_decode(&d, buf, sizeof(buf)), LM_HDR_LEN);
+	ck_assert_uint_eq(d.counter, 0x55667788);
+	d.counter = h.counter;
 	ck_assert_mem_eq(&d, &h, sizeof(h));
 }
 END_TEST
@@ -59,7 +62,9 @@ START_TEST(hdr_rejects)
 		ck_assert_int_eq(lm_hdr_decode(&d, buf, len), -EBADMSG);
 	buf[0] = 1;	/* version 1's header was 24 bytes */
 	ck_assert_int_eq(lm_hdr_decode(&d, buf, sizeof(buf)), -EPROTO);
-	buf[0] = 3;
+	buf[0] = 2;	/* version 2's was 16 */
+	ck_assert_int_eq(lm_hdr_decode(&d, buf, sizeof(buf)), -EPROTO);
+	buf[0] = 4;
 	ck_assert_int_eq(lm_hdr_decode(&d, buf, sizeof(buf)), -EPROTO);
 	h.link_id = 0;
 	lm_hdr_encode(&h, buf, sizeof(buf));
@@ -68,6 +73,51 @@ START_TEST(hdr_rejects)
 	h.session = 0;
 	lm_hdr_encode(&h, buf, sizeof(buf));
 	ck_assert_int_eq(lm_hdr_decode(&d, buf, sizeof(buf)), -EBADMSG);
+}
+END_TEST
+
+/* The wire carries a counter's low 32 bits; the receiver takes the
+ * whole counter nearest the next it expects, across a wrap of the low
+ * bits both ways, and for a packet far behind. */
+START_TEST(counter_expand)
+{
+	const uint64_t w = 1ULL << 32;
+
+	ck_assert_uint_eq(lm_counter_expand(0, 0), 0);
+	ck_assert_uint_eq(lm_counter_expand(0, 5), 5);
+	ck_assert_uint_eq(lm_counter_expand(100, 90), 90);
+	ck_assert_uint_eq(lm_counter_expand(100, 100000), 100000);
+	/* just past a wrap, a packet from just before it */
+	ck_assert_uint_eq(lm_counter_expand(3 * w + 10, 0xfffffff0u),
+			  3 * w - 16);
+	/* just before a wrap, the first after it */
+	ck_assert_uint_eq(lm_counter_expand(3 * w - 10, 4), 3 * w + 4);
+	/* half a window either way */
+	ck_assert_uint_eq(lm_counter_expand(5 * w, 0x7fffffffu),
+			  5 * w + 0x7fffffff);
+	ck_assert_uint_eq(lm_counter_expand(5 * w, 0x80000001u),
+			  4 * w + 0x80000001u);
+	/* never below 0 or past the top */
+	ck_assert_uint_eq(lm_counter_expand(10, 0xfffffff0u), 0xfffffff0u);
+	ck_assert_uint_eq(lm_counter_expand(UINT64_MAX - 5, 3),
+			  (UINT64_MAX & ~(w - 1)) | 3);
+}
+END_TEST
+
+/* What an older release's packets look like, so they can be named. */
+START_TEST(hdr_looks_old)
+{
+	uint8_t buf[64] = { 0 };
+	struct lm_hdr h = sample_hdr();
+
+	buf[0] = 1;				/* 24-byte header, reserved 0 */
+	ck_assert_int_eq(lm_hdr_looks_old(buf, 40), 1);
+	ck_assert_int_eq(lm_hdr_looks_old(buf, 39), 0);
+	buf[0] = 2, buf[3] = 1, buf[7] = 9;	/* link 1, session 9 */
+	ck_assert_int_eq(lm_hdr_looks_old(buf, 32), 2);
+	ck_assert_int_eq(lm_hdr_looks_old(buf, 31), 0);
+	lm_hdr_encode(&h, buf, sizeof(buf));
+	ck_assert_int_eq(lm_hdr_looks_old(buf, sizeof(buf)), 0);
 }
 END_TEST
 
@@ -83,7 +133,7 @@ static int seal_sample(uint8_t *out, size_t outlen)
 
 START_TEST(seal_round_trip)
 {
-	uint8_t pkt[256], *payload;
+	uint8_t pkt[256], copy[256], *payload;
 	struct lm_hdr h;
 	int n, m;
 
@@ -92,6 +142,11 @@ START_TEST(seal_round_trip)
 	/* The payload is not on the wire in the clear. */
 	ck_assert_ptr_null(memmem(pkt, n, "IP packet", 9));
 	ck_assert_int_eq(lm_hdr_decode(&h, pkt, n), LM_HDR_LEN);
+	/* the low 32 bits alone are the wrong nonce (on a copy: a
+	 * failed open wipes what it was given) */
+	memcpy(copy, pkt, n);
+	ck_assert_int_eq(lm_open(key, &h, copy, n, &payload), -EBADMSG);
+	h.counter = lm_counter_expand(0x1122334400000000ULL, h.counter);
 	m = lm_open(key, &h, pkt, n, &payload);
 	ck_assert_int_eq(m, 27);
 	ck_assert_str_eq((char *)payload, "an IP packet, more or less");
@@ -844,6 +899,40 @@ static int fake_data(struct lm_sess *fs, uint8_t *pkt, size_t len)
 	return lm_sess_seal(fs, 0, 1, 9, "data", 4, pkt, len);
 }
 
+/* Counters past 2^32 (the wire has their low 32 bits): a run of packets
+ * across the wrap arrives, one from before it comes late, and a replay
+ * of one from after it is still a replay. */
+START_TEST(master_counter_wraps)
+{
+	uint8_t pkt[128], late[128], again[128];
+	int fd = udp_client(), n, nl, na = 0;
+	struct lm_stats st;
+	struct lm_sess fs;
+
+	fake_slave(&fs, fd);
+	fs.cur.tx_counter = (1ULL << 32) - 3;
+	nl = fake_data(&fs, late, sizeof(late));	/* 2^32 - 3 */
+	for (int i = 0; i < 6; i++) {
+		n = fake_data(&fs, pkt, sizeof(pkt));
+		if (i == 3) {
+			memcpy(again, pkt, n);	/* 2^32 + 1 */
+			na = n;
+		}
+		send_to_master(fd, pkt, n);
+	}
+	run_until(&mgot.n, 6);
+	send_to_master(fd, late, nl);
+	run_until(&mgot.n, 7);
+	send_to_master(fd, again, na);
+	settle();
+	lm_stats(master, &st);
+	ck_assert_int_eq(mgot.n, 7);
+	ck_assert_int_eq(st.replay, 1);
+	ck_assert_int_eq(st.auth_fail, 0);
+	close(fd);
+}
+END_TEST
+
 START_TEST(master_drops_replay_and_garbage_silently)
 {
 	uint8_t pkt[128], junk[100], reply[64];
@@ -865,7 +954,7 @@ START_TEST(master_drops_replay_and_garbage_silently)
 	/* random junk with a plausible header (the live session's index:
 	 * it must fail on the tag), and a short packet */
 	randombytes_buf(junk, sizeof(junk));
-	memcpy(junk, pkt, 16);
+	memcpy(junk, pkt, LM_HDR_LEN);
 	send_to_master(fd, junk, sizeof(junk));
 	send_to_master(fd, junk, 10);
 	/* a version 1 initiation (84 bytes, a 24-byte header) from an
@@ -1384,6 +1473,8 @@ static Suite *linkmap_suite(void)
 	tc = tcase_create("wire");
 	tcase_add_test(tc, hdr_round_trip);
 	tcase_add_test(tc, hdr_rejects);
+	tcase_add_test(tc, counter_expand);
+	tcase_add_test(tc, hdr_looks_old);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("seal");
@@ -1427,6 +1518,7 @@ static Suite *linkmap_suite(void)
 	tc = tcase_create("master");
 	tcase_add_checked_fixture(tc, master_setup, pair_teardown);
 	tcase_add_test(tc, master_drops_replay_and_garbage_silently);
+	tcase_add_test(tc, master_counter_wraps);
 	tcase_add_test(tc, master_follows_new_address);
 	tcase_add_test(tc, master_silent_to_wrong_key);
 	suite_add_tcase(s, tc);

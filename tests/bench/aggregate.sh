@@ -170,11 +170,11 @@ echo
 cc=${BENCH_CC:-$(br_in "$BR_NS_SLAVE" sysctl -n net.ipv4.tcp_congestion_control)}
 echo "braid aggregate benchmark: links 8/20/12 Mbit/s, one-way $D1/$D2/$D3 ms, $LOSS3 % loss on the 12, ${BENCH_QUEUE:-100} ms buffers; $SECS s per flow, TCP $cc"
 # what a full link carries of TCP payload: 1348 bytes (MTU 1400 less IP,
-# TCP and timestamps) in a frame of 1400 + 42 (braid) + 28 (UDP/IP) + 14,
+# TCP and timestamps) in a frame of 1400 + 38 (braid) + 28 (UDP/IP) + 14,
 # less the 26 bytes header compression takes off (BENCH_HC=0: it is off)
 HC=true HC_SAVED=26
 [[ ${BENCH_HC:-1} == 1 ]] || HC=false HC_SAVED=0
-CEILING=$(awk -v c=$HC_SAVED 'BEGIN { printf "%.3f", 1348 / (1400 - c + 42 + 28 + 14) }')
+CEILING=$(awk -v c=$HC_SAVED 'BEGIN { printf "%.3f", 1348 / (1400 - c + 38 + 28 + 14) }')
 echo "  (per-packet overhead caps efficiency at $CEILING)"
 [[ ${BENCH_BASELINE:-1} == 0 ]] || baseline
 for sched in ${BENCH_SCHEDS:-earliest equalized roundrobin}; do

@@ -114,7 +114,8 @@ static void check_seal(const uint8_t *data, size_t size)
 	FUZZ_CHECK(lm_seal(key, &h, data, len, out, outlen) == (int)outlen);
 	FUZZ_CHECK(lm_hdr_decode(&got, out, outlen) == LM_HDR_LEN);
 	FUZZ_CHECK(got.type == h.type && got.link_id == h.link_id &&
-		   got.session == h.session && got.counter == h.counter);
+		   got.session == h.session &&
+		   got.counter == (uint32_t)h.counter);	/* the wire's part */
 
 	memcpy(forged, out, outlen);
 	flip = size ? (data[size - 1] * 8191u + size) % (outlen * 8) : 0;
