@@ -48,7 +48,7 @@ attacker_add()
 }
 
 # pcap_payload PCAP OUT: the UDP payload of the first packet (Ethernet,
-# IPv4) in PCAP into OUT; prints its length and its 16-byte header.
+# IPv4) in PCAP into OUT; prints its length and its 12-byte header.
 pcap_payload()
 {
 	python3 - "$1" "$2" <<'EOF'
@@ -80,7 +80,7 @@ payload = udp[8:ulen]
 if len(payload) != ulen - 8:
     sys.exit('UDP payload truncated (snaplen?)')
 open(sys.argv[2], 'wb').write(payload)
-print('%d bytes, header %s' % (len(payload), payload[:16].hex()))
+print('%d bytes, header %s' % (len(payload), payload[:12].hex()))
 EOF
 }
 
@@ -208,7 +208,7 @@ br_wait_pid "$cap" 16 || br_fail "capture still running after 16 s"
 	"15 s of the slave starting (tcpdump exit $BR_WAIT_RC)"
 out=$(pcap_payload "$PCAP" "$INIT") || br_fail "cannot read $PCAP: $out"
 echo "   captured: $out"
-[[ $(stat -c %s "$INIT") -eq 76 ]] || br_fail "captured initiation is not 76 bytes"
+[[ $(stat -c %s "$INIT") -eq 72 ]] || br_fail "captured initiation is not 72 bytes"
 br_wait_links_up slave 10 a b
 (($(br_ping "$BR_NS_SLAVE" "$BR_SRV_IP" 3) > 0)) ||
 	br_fail "no ping reply from srv ($BR_SRV_IP) through the tunnel"

@@ -9,11 +9,11 @@
  * prints "sent=N pps=R errors=N received=N" to stdout and exits 0. MODE:
  *
  *   garbage  random bytes, random length 1..1400
- *   init     forged handshake initiations: 76 bytes, version 2, type 0x81,
+ *   init     forged handshake initiations: 72 bytes, version 3, type 0x81,
  *            random non-zero link id and index, counter 0, then 60
  *            random bytes (no key behind them)
- *   data     forged data packets: version 2, type 1, random non-zero link
- *            id, session and counter, random length 32..1400
+ *   data     forged data packets: version 3, type 1, random non-zero link
+ *            id, session and counter, random length 28..1400
  *   mix      each packet one of the three above, at random
  *   replay   the bytes of FILE (a captured real packet), over and over
  *
@@ -43,9 +43,9 @@
 #define BATCH_MAX 64
 #define PKT_MAX 1400
 #define REPLAY_MAX 65507
-#define INIT_LEN 76
-#define HDR_LEN 16
-#define DATA_MIN 32
+#define INIT_LEN 72
+#define HDR_LEN 12
+#define DATA_MIN 28
 #define MAX_LAG_NS 50000000ull	/* drop the backlog past this */
 
 enum mode { M_GARBAGE, M_INIT, M_DATA, M_MIX, M_REPLAY };
@@ -104,16 +104,16 @@ static void put_be(unsigned char *p, uint64_t v, int bytes)
 		p[i] = (unsigned char)v;
 }
 
-/* The 16-byte wire header: version 2, TYPE, link id, index or session,
- * counter. */
+/* The 12-byte wire header: version 3, TYPE, link id, index or session,
+ * the counter's low 32 bits. */
 static void put_hdr(unsigned char *p, uint8_t type, uint32_t index,
 		    uint64_t counter)
 {
-	p[0] = 2;
+	p[0] = 3;
 	p[1] = type;
 	put_be(p + 2, rnd_nonzero(0xffff), 2);
 	put_be(p + 4, index, 4);
-	put_be(p + 8, counter, 8);
+	put_be(p + 8, counter, 4);
 }
 
 /* One packet of MODE into P; returns its length. */
