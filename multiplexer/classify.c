@@ -87,14 +87,14 @@ unsigned mux_flow_bucket(const uint8_t *pkt, size_t len)
 
 bool mux_timed(const uint8_t *pkt, size_t len)
 {
-	size_t off;
+	size_t off, hc;
 	uint8_t proto;
 	const uint8_t *t;
 
 	if (len > MUX_SPARSE_LEN)
 		return true;
-	if (mux_hc_len(pkt, len))	/* compressed: TCP, never a SYN */
-		return len > mux_hc_len(pkt, len) || (pkt[3] & TH_FIN);
+	if ((hc = mux_hc_len(pkt, len)))	/* compressed: TCP, never SYN */
+		return len > hc || (pkt[3] & TH_FIN);
 	t = transport(pkt, len, &off, &proto);
 	if (!t || proto != IPPROTO_TCP)
 		return false;

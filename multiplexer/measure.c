@@ -101,6 +101,7 @@ bool mux_est_room(const struct mux_est *e, size_t bytes)
 void mux_est_sent(struct mux_est *e, uint32_t lseq, size_t bytes, double now)
 {
 	struct mux_sent *s = &e->ring[lseq % MUX_EST_RING];
+	double ahead;
 
 	/* after an idle spell, the rate is measured from now on, not
 	 * across the silence */
@@ -118,11 +119,10 @@ void mux_est_sent(struct mux_est *e, uint32_t lseq, size_t bytes, double now)
 	 * Unless its window is what kept it below: then what it delivers is
 	 * what the window allows, a real sample, and the only way out of a
 	 * window too small for a pipe measured while it was given little */
+	ahead = (double)(mux_est_inflight(e) + e->queued);
 	s->app_limited = e->have_fb &&
-			 (double)(mux_est_inflight(e) + e->queued) <
-			 fmax(bdp(e) + held(e), PIPE_MIN) &&
-			 (double)(mux_est_inflight(e) + e->queued + 2 * bytes) <=
-			 mux_est_cwnd(e);
+			 ahead < fmax(bdp(e) + held(e), PIPE_MIN) &&
+			 ahead + 2.0 * bytes <= mux_est_cwnd(e);
 	e->sent_bytes += bytes;
 	e->next_lseq = lseq + 1;
 	s->lseq = lseq;
@@ -337,13 +337,20 @@ static double base_rtt(const struct mux_est *e)
 	return e->have_rtt ? e->min_rtt : RTT_UNKNOWN;
 }
 
-/* Seconds of queue at rate r (a hold is not queue). */
-static double queue(const struct mux_est *e, double r)
+/* Seconds of queue at rate r behind ahead bytes, which fill the pipe
+ * and hold time s of held packets first (a hold is not queue). */
+static double queue_behind(const struct mux_est *e, double r, double ahead,
+			   double hold)
 {
-	double q = (double)(mux_est_inflight(e) + e->queued) -
-		   r * (base_rtt(e) + MUX_FB_INTERVAL + e->hold);
+	double q = ahead - r * (base_rtt(e) + MUX_FB_INTERVAL + hold);
 
 	return q > 0 ? q / r : 0;
+}
+
+static double queue(const struct mux_est *e, double r)
+{
+	return queue_behind(e, r, (double)(mux_est_inflight(e) + e->queued),
+			    e->hold);
 }
 
 double mux_est_queue(const struct mux_est *e)
@@ -357,11 +364,9 @@ double mux_est_arrival_first(const struct mux_est *e, size_t bytes,
 			     double base)
 {
 	double r = rate(e);
-	double q = (double)mux_est_inflight(e) -
-		   r * (base_rtt(e) + MUX_FB_INTERVAL);
 
-	return (base ? base : RTT_UNKNOWN) / 2 + (q > 0 ? q / r : 0) +
-	       bytes / r;
+	return (base ? base : RTT_UNKNOWN) / 2 +
+	       queue_behind(e, r, (double)mux_est_inflight(e), 0) + bytes / r;
 }
 
 /* Per packet, per link: the rate is worked out once. */

@@ -98,6 +98,21 @@ static double held_ahead(const struct mux *m, const struct mux_link *l)
 		       ev_now(m->loop));
 }
 
+/* Keeps a copy of l's packet lseq (seq; msg: the header, then len bytes)
+ * for resending; due: not sent before (equalized). */
+static void keep(struct mux *m, struct mux_link *l, uint32_t seq,
+		 uint32_t lseq, const uint8_t *msg, size_t len, double now,
+		 double due)
+{
+	uint8_t *copy = kept_msg(m, l, lseq);
+
+	if (copy != msg)
+		memcpy(copy, msg, len + MUX_HDR_LEN);
+	l->kept[lseq % MUX_KEEP] = (struct mux_kept){
+		.seq = seq, .lseq = lseq, .len = (uint16_t)len, .at = now,
+		.due = due };
+}
+
 /* Gives packet seq (msg: MUX_HDR_LEN bytes of room, then len bytes) to
  * l, keeping a copy for resending. It leaves now if nothing waits on l
  * and pacing allows (an error then means l did not take it), else when
@@ -109,8 +124,6 @@ static int xmit(struct mux *m, struct mux_link *l, uint32_t seq,
 	double now = ev_now(m->loop), wait = 0;
 	double due = now + (hold ? l->est.hold : held_ahead(m, l));
 	uint32_t lseq = l->tx_lseq;
-	struct mux_kept *k = &l->kept[lseq % MUX_KEEP];
-	uint8_t *copy = kept_msg(m, l, lseq);
 
 	if (lseq - l->tx_next >= MUX_KEEP)	/* no slot to wait in */
 		return -EAGAIN;
@@ -133,11 +146,7 @@ static int xmit(struct mux *m, struct mux_link *l, uint32_t seq,
 		if (l->tx_next == lseq)		/* the first to wait */
 			pace_arm(m, now + wait);
 	}
-	if (copy != msg)
-		memcpy(copy, msg, len + MUX_HDR_LEN);
-	*k = (struct mux_kept){ .seq = seq, .lseq = lseq,
-				.len = (uint16_t)len, .at = now,
-				.due = due };
+	keep(m, l, seq, lseq, msg, len, now, due);
 	l->tx_lseq++;
 	return 0;
 }
@@ -172,10 +181,7 @@ static int xmit_first(struct mux *m, struct mux_link *l, uint32_t seq,
 		memcpy(to, kept_msg(m, l, j - 1), k->len + MUX_HDR_LEN);
 		put_be32(to + 4, j);
 	}
-	memcpy(kept_msg(m, l, lseq), msg, len + MUX_HDR_LEN);
-	l->kept[lseq % MUX_KEEP] = (struct mux_kept){
-		.seq = seq, .lseq = lseq, .len = (uint16_t)len, .at = now,
-		.due = now };
+	keep(m, l, seq, lseq, msg, len, now, now);
 	l->tx_next++;
 	l->tx_lseq++;
 	return 0;
