@@ -7,7 +7,8 @@
 # scheduler (default dead_time).
 # Usage (root): tests/bench/failover.sh [build-dir]
 # Environment: BENCH_DIR=download (srv -> slave; default upload),
-# BENCH_SCHEDS="earliest equalized roundrobin".
+# BENCH_SCHEDS="earliest equalized roundrobin", BENCH_CC=cubic|bbr|reno
+# (the flow's TCP congestion control; default: the system's).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=$(realpath "${1:-$ROOT/build}")
@@ -19,6 +20,7 @@ SIZE=$((40 << 20))
 DIR=${BENCH_DIR:-upload}		# or download (srv -> slave)
 bench_links "8mbit 10 0" "20mbit 40 0" "12mbit 25 0.5"
 br_genkey
+cc=${BENCH_CC:-$(br_in "$BR_NS_SLAVE" sysctl -n net.ipv4.tcp_congestion_control)}
 
 # A receiver that reports the longest pause between arriving data.
 cat >"$BR_TMP/gaps.py" <<'PY'
@@ -46,7 +48,7 @@ print(f"bytes={total} gap_ms={gap * 1000:.0f} gap_at_s={at:.1f} secs={last - sta
 PY
 
 echo
-echo "braid failover benchmark: links 8/20/12 Mbit/s, one-way 10/40/25 ms; the 20 Mbit/s link cut 3 s into a $((SIZE >> 20)) MiB $DIR, back 4 s later"
+echo "braid failover benchmark: links 8/20/12 Mbit/s, one-way 10/40/25 ms; the 20 Mbit/s link cut 3 s into a $((SIZE >> 20)) MiB $DIR, back 4 s later; TCP $cc"
 port=7400
 for dead in ${BENCH_SCHEDS:-earliest equalized roundrobin}; do
 	port=$((port + 1))
@@ -72,7 +74,7 @@ for dead in ${BENCH_SCHEDS:-earliest equalized roundrobin}; do
 	br_wait_listen "$rx_ns" tcp "$port"
 	head -c "$SIZE" /dev/urandom >"$BR_TMP/src"
 	br_bg "$tx_ns" "$BR_TMP/tx$dead.out" socat -u "OPEN:$BR_TMP/src" \
-		"TCP:$rx_ip:$port"
+		"TCP:$rx_ip:$port${BENCH_CC:+,setsockopt-string=6:13:$BENCH_CC}"
 	sleep 3
 	bench_cut 2
 	sleep 4
