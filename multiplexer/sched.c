@@ -218,6 +218,16 @@ static void equalize(struct mux *m)
 	}
 }
 
+/* Whether l can take one more packet: a slot for its kept copy, and a
+ * place in its estimate's ring for when it goes (packets waiting for
+ * pacing have their copy kept, and will need that place too). */
+static bool has_slot(const struct mux_link *l)
+{
+	return l->tx_lseq - l->tx_next < MUX_KEEP &&
+	       l->tx_lseq - l->tx_next + l->est.next_lseq - l->est.una <
+	       MUX_EST_RING - 16;
+}
+
 /* The link (not skip) where len bytes sent now (held back if hold)
  * arrive first, from the best tier that has one with room. Stalled links
  * only when no other is up. -1 if none. */
@@ -236,12 +246,7 @@ static int pick_earliest(struct mux *m, size_t len, int skip, bool hold)
 			continue;
 		if (t != TIER_STALLED)
 			live = true;
-		/* packets waiting for pacing have their copy kept, and will
-		 * need a place in the estimate's ring when they go */
-		if (!mux_est_room(&l->est, len + MUX_HDR_LEN) ||
-		    l->tx_lseq - l->tx_next >= MUX_KEEP ||
-		    l->tx_lseq - l->tx_next + l->est.next_lseq - l->est.una >=
-		    MUX_EST_RING - 16)
+		if (!mux_est_room(&l->est, len + MUX_HDR_LEN) || !has_slot(l))
 			continue;
 		/* before data, the keepalives' round trip tells a near
 		 * link from a far one */
@@ -277,9 +282,7 @@ static int pick_first(struct mux *m, size_t len)
 		if (!m->wrr[i].eligible || tier_of(l) != TIER_MAIN ||
 		    mux_est_inflight(&l->est) + l->est.queued + len +
 		    MUX_HDR_LEN > mux_est_cwnd(&l->est) + RESEND_ROOM ||
-		    l->tx_lseq - l->tx_next >= MUX_KEEP ||
-		    l->tx_lseq - l->tx_next + l->est.next_lseq - l->est.una >=
-		    MUX_EST_RING - 16)
+		    !has_slot(l))
 			continue;
 		at = mux_est_arrival_first(&l->est, len + MUX_HDR_LEN,
 					   mux_link_base_rtt(l));
