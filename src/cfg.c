@@ -146,8 +146,8 @@ const char *const cfg_sched_names[] = {
 	NULL
 };
 
-/* A setting that is one of words: *idx says which (absent means the
- * first). */
+/* A setting that is one of words: *idx says which (absent: *idx is left
+ * as the caller set it, the default). */
 int cfg_get_choice(struct cfg_ctx *x, const config_setting_t *parent,
 		   const char *name, const char *const *words, unsigned *idx)
 {
@@ -157,7 +157,6 @@ int cfg_get_choice(struct cfg_ctx *x, const config_setting_t *parent,
 
 	if (cfg_get_string(x, parent, name, &v) < 0)
 		return -1;
-	*idx = 0;
 	if (!v)
 		return 0;
 	for (n = 0; words[n]; n++)
@@ -413,7 +412,7 @@ static int load_root(struct cfg_ctx *x, const config_setting_t *root,
 	const config_setting_t *lt = config_setting_get_member(root,
 							       "listen_tcp");
 	const char *mode, *control, *user;
-	unsigned sched, bonding;
+	unsigned sched = MUX_SCHED_EQUALIZED, bonding = 0;
 
 	if (cfg_check_known(x, root, known) < 0 ||
 	    cfg_get_string(x, root, "mode", &mode) < 0)

@@ -286,8 +286,8 @@ START_TEST(link_ids_weights)
 	ck_assert_uint_eq(c.nlinks, 4);
 	ck_assert(!c.links[0].backup);
 	ck_assert(c.links[3].backup);
-	/* the defaults: earliest arrival, aggregate, headers compressed */
-	ck_assert_int_eq(c.sched, MUX_SCHED_EARLIEST);
+	/* the defaults: equalized arrival, aggregate, headers compressed */
+	ck_assert_int_eq(c.sched, MUX_SCHED_EQUALIZED);
 	ck_assert(!c.redundant);
 	ck_assert(c.compress);
 	ck_assert_uint_eq(c.links[0].id, 1);
@@ -738,6 +738,9 @@ START_TEST(bonding_and_scheduler)
 	ck_assert_int_eq(c.sched, MUX_SCHED_ROUNDROBIN);
 	load_ok(HEAD_MASTER "listen = \":1\";\nscheduler = \"equalized\";\n");
 	ck_assert_int_eq(c.sched, MUX_SCHED_EQUALIZED);
+	load_ok(HEAD_MASTER "listen = \":1\";\nscheduler = \"earliest\";\n");
+	ck_assert_int_eq(c.sched, MUX_SCHED_EARLIEST);
+	ck_assert(!c.redundant);
 	load_ok(HEAD_MASTER "listen = \":1\";\nheader_compression = false;\n");
 	ck_assert(!c.compress);
 	expect_err(load(HEAD_MASTER "listen = \":1\";\n"
