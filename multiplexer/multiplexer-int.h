@@ -45,7 +45,7 @@ struct mux_fb {
 #define MUX_LOST_LEN 14		/* link id, lseq_max, seen */
 #define MUX_LOST_GAP 0.001	/* s between a link's LOST reports */
 
-#define MUX_EST_RING 1024
+#define MUX_EST_RING 2048
 #define MUX_EST_BW 16
 
 struct mux_sent {
@@ -174,7 +174,7 @@ bool mux_reorder_hole(const struct mux_reorder *r);
 double mux_reorder_hold(const struct mux_reorder *r);
 double mux_reorder_deadline(const struct mux_reorder *r);
 
-#define MUX_KEEP 256		/* packets a link keeps for resending */
+#define MUX_KEEP 1024		/* packets a link keeps for resending */
 #define MUX_TXQ 256		/* packets waiting for room on some link */
 #define MUX_TXQ_SOJOURN 0.060	/* s a waiting packet may wait (or 2 RTTs) */
 #define MUX_SPARSE_LEN 256	/* bytes: small packets of idle flows first */

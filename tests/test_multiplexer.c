@@ -1587,7 +1587,7 @@ START_TEST(mux_backup_only_when_full)
 	ck_assert_int_eq(fk.per_link[1], 500);
 	ck_assert_int_eq(fk.per_link[2], 0);
 	/* nothing confirmed: main's window fills, the rest goes on spare */
-	for (int i = 0; i < 1000; i++)
+	for (int i = 0; i < MUX_EST_RING; i++)
 		ck_assert_int_eq(msend("p", 1), 0);
 	ck_assert_int_gt(fk.per_link[2], 0);
 	/* main confirms everything: it is used again, spare is not */
@@ -1604,20 +1604,20 @@ END_TEST
 START_TEST(mux_queue_when_full)
 {
 	struct mux_stats ms;
-	int sent;
+	int sent, n = MUX_EST_RING + 150;	/* the link takes fewer */
 
 	mux_link_add(mux, 1, "a", 1);
 	ack(1);
-	for (int i = 0; i < 1200; i++)
+	for (int i = 0; i < n; i++)
 		ck_assert_int_eq(msend("p", 1), 0);
 	sent = fk.per_link[1];
-	ck_assert_int_lt(sent, 1200);
+	ck_assert_int_lt(sent, n);
 	mux_stats(mux, &ms);
-	ck_assert_int_eq(ms.queued, (uint64_t)(1200 - sent));
+	ck_assert_int_eq(ms.queued, (uint64_t)(n - sent));
 	confirm_all(1);
-	ck_assert_int_eq(fk.per_link[1], 1200);
+	ck_assert_int_eq(fk.per_link[1], n);
 	/* full again, and nothing comes back: the waiting ones expire */
-	for (int i = 0; i < 1200; i++)
+	for (int i = 0; i < n; i++)
 		msend("p", 1);
 	run_for(0.05);
 	mux_stats(mux, &ms);
@@ -2410,16 +2410,16 @@ END_TEST
 START_TEST(mux_paced_probe_keeps_waiting)
 {
 	struct mux_link *a;
-	int n, seen[400] = { 0 };
+	int n, seen[MUX_KEEP + 100] = { 0 };
 
 	mux_link_add(mux, 1, "a", 1);
 	ack(1);
 	a = fake_measured(1, 1e6, 0.200);
-	mux_link_set_rate_cap(mux, 1, 1e5);
+	mux_link_set_rate_cap(mux, 1, 1e6);	/* its window takes them all */
 	a->stalled = true;
 	a->probe_wait = 0.1;
 	a->probe_at = ev_now(loop) + 100;
-	for (int i = 0; i < 340; i++)
+	for (int i = 0; i < MUX_KEEP + 84; i++)
 		msend_udp(1000, 40);
 	ck_assert_uint_eq(a->tx_lseq - a->tx_next, MUX_KEEP);
 	n = (int)a->tx_lseq;
@@ -2433,7 +2433,8 @@ START_TEST(mux_paced_probe_keeps_waiting)
 	}
 	for (int i = 0; i < fk.nsent; i++)
 		if (fk.sent[i].type == MUX_MSG_DATA &&
-		    fk.sent[i].len > MUX_HDR_LEN && fk.sent[i].seq < 400)
+		    fk.sent[i].len > MUX_HDR_LEN &&
+		    fk.sent[i].seq < MUX_KEEP + 100)
 			seen[fk.sent[i].seq]++;
 	for (int q = 0; q < n; q++)
 		ck_assert_msg(seen[q] >= 1, "packet %d never sent", q);

@@ -18,8 +18,10 @@
 # link alone, no tunnel, which shows what TCP itself gets of a link),
 # BENCH_DELAYS="D1 D2 D3" (the links' one-way delays in ms instead of
 # 10 40 25; "40 40 40" is a master far away on every link), BENCH_LOSS3=P
-# (the third link's loss in % instead of 0.5), BENCH_HC=0
-# (header_compression = false on both sides).
+# (the third link's loss in % instead of 0.5), BENCH_RATES="R1 R2 R3" (the
+# links' rates in Mbit/s instead of 8 20 12, all different; "200 20 12" is
+# a fast line next to slower ones), BENCH_HC=0 (header_compression = false
+# on both sides).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=$(realpath "${1:-$ROOT/build}")
@@ -34,9 +36,13 @@ read -r D1 D2 D3 <<<"${BENCH_DELAYS:-10 40 25}"
 LOSS3=${BENCH_LOSS3:-0.5}
 [[ $LOSS3 =~ ^[0-9]+(\.[0-9]+)?$ ]] ||
 	br_fail "BENCH_LOSS3: the third link's loss in %, such as 0 or 2"
-LINKS=("8mbit $D1 0" "20mbit $D2 0" "12mbit $D3 $LOSS3")
-NAMES=(l8 l20 l12)
-SUM=40
+read -r R1 R2 R3 <<<"${BENCH_RATES:-8 20 12}"
+[[ $R1 =~ ^[1-9][0-9]*$ && $R2 =~ ^[1-9][0-9]*$ && $R3 =~ ^[1-9][0-9]*$ &&
+	$R1 != "$R2" && $R2 != "$R3" && $R1 != "$R3" ]] ||
+	br_fail "BENCH_RATES: three different rates in Mbit/s, such as \"200 20 12\""
+LINKS=("${R1}mbit $D1 0" "${R2}mbit $D2 0" "${R3}mbit $D3 $LOSS3")
+NAMES=("l$R1" "l$R2" "l$R3")
+SUM=$((R1 + R2 + R3))
 STEADY=3	# s: the TCP flow's start-up is over by then
 
 stat_sum()	# ROLE LINK KEY: value from the last stats lines (0 if none)
@@ -136,14 +142,14 @@ run_direction()	# SCHED TITLE DIR(tx|rx) [iperf3 flags]
 		$(( $(br_total "$send" hc_tx) - hc0 )) $(( $(br_total "$recv" hc_drop) - hcd0 ))
 }
 
-# baseline: the same TCP flow over the 20 Mbit/s uplink alone, no tunnel:
+# baseline: the same TCP flow over the second uplink alone, no tunnel:
 # what TCP itself gets of a link, before any tunnel's overhead
 baseline()
 {
 	local dir gp steady series json
 	ip -n "$BR_NS_INET" route add 198.18.200.0/24 via "$BR_MASTER_IP"
 	ip -n "$BR_NS_SRV" route add 198.18.2.0/24 via 198.18.200.1
-	echo "  no tunnel, one TCP flow over the 20 Mbit/s link alone (TCP and" \
+	echo "  no tunnel, one TCP flow over the $R2 Mbit/s link alone (TCP and" \
 		"its headers cap it at $(awk 'BEGIN { printf "%.3f", 1448 / 1514 }')):"
 	for dir in tx rx; do
 		json=$BR_TMP/iperf.direct.$dir.json
@@ -155,8 +161,8 @@ baseline()
 		read -r gp steady _ series < <(iperf_figures "$json" "$dir")
 		printf '  %-10s %-9s goodput %6.2f Mbit/s  efficiency %.2f, from %s s on %.2f\n' \
 			direct "$([[ $dir == tx ]] && echo upload || echo download)" \
-			"$gp" "$(awk -v g="$gp" 'BEGIN { print g / 20 }')" \
-			"$STEADY" "$(awk -v g="$steady" 'BEGIN { print g / 20 }')"
+			"$gp" "$(awk -v g="$gp" -v r="$R2" 'BEGIN { print g / r }')" \
+			"$STEADY" "$(awk -v g="$steady" -v r="$R2" 'BEGIN { print g / r }')"
 	done
 	ip -n "$BR_NS_INET" route del 198.18.200.0/24
 	ip -n "$BR_NS_SRV" route del 198.18.2.0/24
@@ -168,7 +174,7 @@ br_bg "$BR_NS_SRV" "$BR_TMP/iperf-s.log" iperf3 -s -B "$BR_SRV_IP"
 br_wait_listen "$BR_NS_SRV" tcp 5201
 echo
 cc=${BENCH_CC:-$(br_in "$BR_NS_SLAVE" sysctl -n net.ipv4.tcp_congestion_control)}
-echo "braid aggregate benchmark: links 8/20/12 Mbit/s, one-way $D1/$D2/$D3 ms, $LOSS3 % loss on the 12, ${BENCH_QUEUE:-100} ms buffers; $SECS s per flow, TCP $cc"
+echo "braid aggregate benchmark: links $R1/$R2/$R3 Mbit/s, one-way $D1/$D2/$D3 ms, $LOSS3 % loss on the $R3, ${BENCH_QUEUE:-100} ms buffers; $SECS s per flow, TCP $cc"
 # what a full link carries of TCP payload: 1348 bytes (MTU 1400 less IP,
 # TCP and timestamps) in a frame of 1400 + 38 (braid) + 28 (UDP/IP) + 14,
 # less the 26 bytes header compression takes off (BENCH_HC=0: it is off)
@@ -183,8 +189,8 @@ for sched in ${BENCH_SCHEDS:-earliest equalized roundrobin}; do
 	# round-robin gets the weights that suit these links; earliest needs none
 	BR_SLAVE_EXTRA="scheduler = \"$sched\"; header_compression = $HC;"
 	br_conf_slave "$BR_TMP/slave-$sched.conf" "$BR_MASTER_IP:$BR_PORT" \
-		"$(br_link_iface l8 u1 8)" "$(br_link_iface l20 u2 20)" \
-		"$(br_link_iface l12 u3 12)"
+		"$(br_link_iface "l$R1" u1 "$R1")" "$(br_link_iface "l$R2" u2 "$R2")" \
+		"$(br_link_iface "l$R3" u3 "$R3")"
 	br_start master "$BR_TMP/master-$sched.conf" "$BR_TMP/master-$sched.log"
 	br_wait_tun master
 	br_start slave "$BR_TMP/slave-$sched.conf" "$BR_TMP/slave-$sched.log"
