@@ -92,10 +92,16 @@ double mux_est_cwnd(const struct mux_est *e)
 	return wire_cwnd(e) + held(e);
 }
 
+bool mux_est_fits(const struct mux_est *e, size_t bytes, double over)
+{
+	return mux_est_inflight(e) + e->queued + bytes <=
+	       mux_est_cwnd(e) + over;
+}
+
 bool mux_est_room(const struct mux_est *e, size_t bytes)
 {
 	return e->next_lseq - e->una < MUX_EST_RING - 16 &&
-	       mux_est_inflight(e) + e->queued + bytes <= mux_est_cwnd(e);
+	       mux_est_fits(e, bytes, 0);
 }
 
 void mux_est_sent(struct mux_est *e, uint32_t lseq, size_t bytes, double now)

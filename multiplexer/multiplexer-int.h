@@ -96,9 +96,12 @@ void mux_est_sent(struct mux_est *e, uint32_t lseq, size_t bytes, double now);
 /* Returns whether the feedback acknowledged something new. */
 bool mux_est_feedback(struct mux_est *e, const struct mux_fb *fb, double now);
 uint64_t mux_est_inflight(const struct mux_est *e);
-/* Bytes the link may have in flight; whether bytes more fit. */
+/* Bytes the link may have in flight; whether bytes more fit (and a
+ * place in the ring for them). */
 double mux_est_cwnd(const struct mux_est *e);
 bool mux_est_room(const struct mux_est *e, size_t bytes);
+/* Whether bytes more fit the window overfilled by at most over bytes. */
+bool mux_est_fits(const struct mux_est *e, size_t bytes, double over);
 #define MUX_FB_INTERVAL 0.01	/* s between feedback messages */
 #define MUX_FB_EVERY 32		/* or after this many packets */
 /* Seconds of queue on the link now, by the estimate. */

@@ -280,8 +280,7 @@ static int pick_first(struct mux *m, size_t len)
 		double at;
 
 		if (!m->wrr[i].eligible || tier_of(l) != TIER_MAIN ||
-		    mux_est_inflight(&l->est) + l->est.queued + len +
-		    MUX_HDR_LEN > mux_est_cwnd(&l->est) + RESEND_ROOM ||
+		    !mux_est_fits(&l->est, len + MUX_HDR_LEN, RESEND_ROOM) ||
 		    !has_slot(l))
 			continue;
 		at = mux_est_arrival_first(&l->est, len + MUX_HDR_LEN,

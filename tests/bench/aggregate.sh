@@ -14,8 +14,9 @@
 # Environment: BENCH_CC=cubic|bbr|reno (the flow's TCP congestion control;
 # default: the system's), BENCH_SCHEDS="earliest equalized roundrobin",
 # BENCH_QUEUE=MS (each uplink's buffer, as time at its rate; default 100),
-# BENCH_BASELINE=0 (leave out the baseline: one TCP flow over the 20 Mbit/s
-# link alone, no tunnel, which shows what TCP itself gets of a link),
+# BENCH_BASELINE=0 (leave out the baseline: one TCP flow over the second
+# link, 20 Mbit/s, alone, no tunnel, which shows what TCP itself gets of a
+# link),
 # BENCH_DELAYS="D1 D2 D3" (the links' one-way delays in ms instead of
 # 10 40 25; "40 40 40" is a master far away on every link), BENCH_LOSS3=P
 # (the third link's loss in % instead of 0.5), BENCH_RATES="R1 R2 R3" (the
