@@ -103,3 +103,27 @@ bool mux_timed(const uint8_t *pkt, size_t len)
 	return off + 20 > len || (t[13] & (TH_SYN | TH_FIN)) ||
 	       len != off + (size_t)(t[12] >> 4) * 4;
 }
+
+bool mux_tcp_again(struct mux_tcp_end *e, const uint8_t *pkt, size_t len)
+{
+	size_t off, hl;
+	uint8_t proto;
+	const uint8_t *t = transport(pkt, len, &off, &proto);
+	uint32_t end, ports;
+
+	if (!t || proto != IPPROTO_TCP || off + 20 > len)
+		return false;
+	if (t[13] & (TH_SYN | TH_RST)) {	/* a connection begins or ends */
+		e->known = false;
+		return false;
+	}
+	hl = (size_t)(t[12] >> 4) * 4;
+	if (hl < 20 || off + hl >= len)		/* no data */
+		return false;
+	end = get_be32(t + 4) + (uint32_t)(len - off - hl);
+	ports = get_be32(t);
+	if (e->known && e->ports == ports && (int32_t)(end - e->end) <= 0)
+		return true;
+	*e = (struct mux_tcp_end){ .end = end, .ports = ports, .known = true };
+	return false;
+}

@@ -243,7 +243,16 @@ struct mux_txq {
 	uint8_t *pool;		/* MUX_TXQ buffers of MUX_HDR_LEN + max_packet */
 	uint16_t flow[MUX_TXQ];	/* each packet's flow bucket */
 	bool first[MUX_TXQ];	/* a resend or a small packet: goes first */
+	bool again[MUX_TXQ];	/* a TCP retransmission: not dropped */
 	uint16_t waiting[MUX_FLOW_BUCKETS];	/* packets queued per flow */
+};
+
+/* The furthest a TCP flow's data has reached (sequence number after its
+ * last byte), to tell its retransmissions; ports tell flows sharing a
+ * bucket apart. */
+struct mux_tcp_end {
+	uint32_t end, ports;
+	bool known;
 };
 
 struct mux_hc;
@@ -256,6 +265,7 @@ struct mux {
 	uint32_t tx_seq;		/* next global sequence number */
 	/* per flow bucket: 1 << 32 | sequence of its last packet sent */
 	uint64_t flow_last[MUX_FLOW_BUCKETS];
+	struct mux_tcp_end tcp_end[MUX_FLOW_BUCKETS];
 	uint32_t epoch, peer_epoch;	/* random per start: restarts show */
 	bool peer_redundant;		/* the slave asked for it */
 	struct mux_reorder ro;
@@ -281,6 +291,9 @@ bool mux_chosen(const uint16_t *ports, size_t n, const uint8_t *pkt,
 bool mux_timed(const uint8_t *pkt, size_t len);
 /* Its flow (addresses, protocol, ports) as one of MUX_FLOW_BUCKETS. */
 unsigned mux_flow_bucket(const uint8_t *pkt, size_t len);
+/* Is pkt TCP data its sender has sent before (a retransmission: it ends
+ * no further than the flow's data had reached, in *t)? Moves *t on. */
+bool mux_tcp_again(struct mux_tcp_end *t, const uint8_t *pkt, size_t len);
 
 /* compress.c: TCP/IP header compression. A compressed packet (what
  * follows the data header) starts with MUX_HC_MARK | flags | ECN, then

@@ -102,6 +102,7 @@ struct mux_stats {
 				 * their socket buffers were full */
 	uint64_t queued;	/* packets that waited for room */
 	uint64_t copies;	/* second copies sent (redundant mode) */
+	uint64_t rexmit_kept;	/* TCP retransmissions queued, not dropped */
 	uint64_t hc_tx;		/* packets sent with compressed headers */
 	uint64_t hc_saved;	/* bytes their compression saved */
 	uint64_t hc_rx;		/* compressed packets rebuilt */

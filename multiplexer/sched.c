@@ -446,6 +446,7 @@ static void txq_move(struct mux *m, size_t to, size_t from)
 	q->at[to] = q->at[from];
 	q->len[to] = q->len[from];
 	q->resend[to] = q->resend[from];
+	q->again[to] = q->again[from];
 	q->seq[to] = q->seq[from];
 	q->flow[to] = q->flow[from];
 	q->first[to] = q->first[from];
@@ -506,9 +507,11 @@ void mux_sched_drain(struct mux *m)
 
 		/* waited too long: dropping it tells the sender to slow
 		 * down; sending it late only adds delay (bufferbloat). A
-		 * resend is worth sending while the receiver may wait. The
+		 * resend, or a TCP retransmission, is worth sending while
+		 * the receiver may wait. The
 		 * links' round trips are looked at only past 60 ms. */
-		if (q->resend[q->head] ? age > MUX_RESEND_AGE :
+		if (q->resend[q->head] || q->again[q->head] ?
+		    age > MUX_RESEND_AGE :
 		    age > MUX_TXQ_SOJOURN &&
 		    age > (sojourn ? sojourn : (sojourn = sojourn_max(m)))) {
 			m->st.congested += !q->resend[q->head];
@@ -527,19 +530,46 @@ void mux_sched_drain(struct mux *m)
 	}
 }
 
+static size_t txq_tail(const struct mux_txq *q)
+{
+	return (q->head + q->count - 1) % MUX_TXQ;
+}
+
+/* Drops the newest packet queued, to make room for one that may not be
+ * dropped. */
+static void txq_drop_newest(struct mux *m)
+{
+	struct mux_txq *q = &m->q;
+
+	q->waiting[q->flow[txq_tail(q)]]--;
+	q->count--;
+	m->st.congested++;
+}
+
 /* Queues a packet. A small one of a flow with nothing queued (a ping,
  * a DNS query, a TCP ACK, a game's update) goes first: it does not wait
- * behind a download's queue, and cannot reorder its own flow. */
+ * behind a download's queue, and cannot reorder its own flow. A TCP
+ * retransmission (again) keeps its place, since a receiver that gets it
+ * ahead of what was sent before it takes those for lost, but it is not
+ * dropped: when the queue is full, it takes the newest packet's place,
+ * and it waits as long as a resend may. Its flow's receiver holds
+ * everything after the hole it fills, and a retransmission lost again
+ * costs the flow a long stall. */
 static int txq_add(struct mux *m, const uint8_t *pkt, size_t len,
-		   unsigned flow)
+		   unsigned flow, bool again)
 {
 	struct mux_txq *q = &m->q;
 	size_t i;
 
-	if (q->count == MUX_TXQ || len + MUX_HDR_LEN > m->slot_len) {
+	if (len + MUX_HDR_LEN > m->slot_len ||
+	    (q->count == MUX_TXQ && (!again || q->first[txq_tail(q)] ||
+				     q->again[txq_tail(q)]))) {
 		m->st.congested++;
 		return -ENOBUFS;
 	}
+	if (q->count == MUX_TXQ)
+		txq_drop_newest(m);
+	m->st.rexmit_kept += again;
 	if (len <= MUX_SPARSE_LEN && !q->waiting[flow]) {
 		i = txq_push_after_first(m);
 		q->first[i] = true;
@@ -552,6 +582,7 @@ static int txq_add(struct mux *m, const uint8_t *pkt, size_t len,
 	q->len[i] = (uint16_t)len;
 	q->at[i] = ev_now(m->loop);
 	q->resend[i] = false;
+	q->again[i] = again;
 	q->flow[i] = (uint16_t)flow;
 	q->waiting[flow]++;
 	m->st.queued++;
@@ -567,16 +598,14 @@ static void txq_add_resend(struct mux *m, const uint8_t *msg, size_t len,
 	unsigned flow = mux_flow_bucket(msg + MUX_HDR_LEN, len);
 	size_t i;
 
-	if (q->count == MUX_TXQ) {
-		q->count--;
-		q->waiting[q->flow[(q->head + q->count) % MUX_TXQ]]--;
-		m->st.congested++;
-	}
+	if (q->count == MUX_TXQ)
+		txq_drop_newest(m);
 	i = txq_push_front(q);
 	memcpy(q->pool + i * m->slot_len, msg, len + MUX_HDR_LEN);
 	q->len[i] = (uint16_t)len;
 	q->at[i] = at;
 	q->resend[i] = true;
+	q->again[i] = false;
 	q->first[i] = true;
 	q->seq[i] = seq;
 	q->flow[i] = (uint16_t)flow;
@@ -586,6 +615,7 @@ static void txq_add_resend(struct mux *m, const uint8_t *msg, size_t len,
 int mux_send(struct mux *m, uint8_t *pkt, size_t len)
 {
 	unsigned flow = mux_flow_bucket(pkt, len);	/* once per packet */
+	bool again = mux_tcp_again(&m->tcp_end[flow], pkt, len);
 	int err;
 
 	pkt = mux_hc_compress(m, pkt, &len, flow, ev_now(m->loop));
@@ -595,10 +625,10 @@ int mux_send(struct mux *m, uint8_t *pkt, size_t len)
 	} else {
 		mux_sched_drain(m);
 		if (m->q.count)		/* older packets go first */
-			return txq_add(m, pkt, len, flow);
+			return txq_add(m, pkt, len, flow, again);
 		err = send_one(m, pkt - MUX_HDR_LEN, len, false, 0, flow);
 		if (err == -EAGAIN)
-			return txq_add(m, pkt, len, flow);
+			return txq_add(m, pkt, len, flow, again);
 	}
 	if (err == -ENETUNREACH)
 		m->st.no_link++;

@@ -63,7 +63,7 @@ static void stats_log(struct daemon *d)
 		 "hs_ratelimited=%llu reorder_held=%llu reorder_late=%llu "
 		 "reorder_lost=%llu reorder_dup=%llu reorder_overflow=%llu "
 		 "reorder_early=%llu "
-		 "queued=%llu copies=%llu hc_tx=%llu hc_saved=%llu "
+		 "queued=%llu copies=%llu rexmit_kept=%llu hc_tx=%llu hc_saved=%llu "
 		 "hc_rx=%llu hc_drop=%llu",
 		 (unsigned long long)d->tun_rx_pkts,
 		 (unsigned long long)d->tun_tx_pkts,
@@ -86,6 +86,7 @@ static void stats_log(struct daemon *d)
 		 (unsigned long long)ms.reorder.early,
 		 (unsigned long long)ms.queued,
 		 (unsigned long long)ms.copies,
+		 (unsigned long long)ms.rexmit_kept,
 		 (unsigned long long)ms.hc_tx,
 		 (unsigned long long)ms.hc_saved,
 		 (unsigned long long)ms.hc_rx,

@@ -148,7 +148,7 @@ static void link_values(const struct report_link *l, struct val *v)
 enum {
 	T_UPTIME, T_SESSION_AGE, T_LINKS, T_LINKS_UP, T_TX_BPS, T_RX_BPS,
 	T_TUN_RX, T_TUN_TX, T_TUN_DROPS, T_NO_LINK, T_CONGESTED, T_QUEUED,
-	T_COPIES, T_HC_TX, T_HC_SAVED, T_HC_RX, T_HC_DROP, T_AUTH_FAIL, T_REPLAY, T_MALFORMED, T_STALE_SESSION,
+	T_COPIES, T_REXMIT_KEPT, T_HC_TX, T_HC_SAVED, T_HC_RX, T_HC_DROP, T_AUTH_FAIL, T_REPLAY, T_MALFORMED, T_STALE_SESSION,
 	T_HANDSHAKES, T_HS_BAD, T_HS_RATELIMITED, T_NO_SLOT,
 	T_STREAMS_REFUSED, T_STREAMS_DROPPED, T_HELD, T_LATE, T_LOST, T_DUP,
 	T_OVERFLOW, T_EARLY, T_N
@@ -182,6 +182,8 @@ static const struct family tun_fam[T_N] = {
 		"Packets that waited for a link to have room", true },
 	[T_COPIES] = { "braid_copies_total",
 		"Second copies sent (redundant bonding)", true },
+	[T_REXMIT_KEPT] = { "braid_retransmissions_kept_total",
+		"TCP retransmissions that waited for room, never dropped", true },
 	[T_HC_TX] = { "braid_compressed_total",
 		"Packets sent with compressed TCP/IP headers", true },
 	[T_HC_SAVED] = { "braid_compress_saved_bytes_total",
@@ -247,6 +249,7 @@ static void tun_values(const struct report *r, struct val *v)
 	v[T_CONGESTED] = U(r->mux.congested);
 	v[T_QUEUED] = U(r->mux.queued);
 	v[T_COPIES] = U(r->mux.copies);
+	v[T_REXMIT_KEPT] = U(r->mux.rexmit_kept);
 	v[T_HC_TX] = U(r->mux.hc_tx);
 	v[T_HC_SAVED] = U(r->mux.hc_saved);
 	v[T_HC_RX] = U(r->mux.hc_rx);

@@ -96,6 +96,7 @@ static struct json_object *totals_json(const struct report *r)
 	put_u64(o, "congested", r->mux.congested);
 	put_u64(o, "queued", r->mux.queued);
 	put_u64(o, "copies", r->mux.copies);
+	put_u64(o, "rexmit_kept", r->mux.rexmit_kept);
 	put_u64(o, "compressed", r->mux.hc_tx);
 	put_u64(o, "compress_saved_bytes", r->mux.hc_saved);
 	put_u64(o, "decompressed", r->mux.hc_rx);

@@ -48,7 +48,7 @@ static void sample(struct report *r)
 	r->tx_bps = 14100000;
 	r->rx_bps = 800000;
 	r->mux = (struct mux_stats){ .no_link = 4, .malformed = 1,
-		.congested = 5, .queued = 10, .copies = 6,
+		.congested = 5, .queued = 10, .copies = 6, .rexmit_kept = 15,
 		.reorder = { .held = 1200, .late = 7, .lost = 8, .dup = 9,
 			     .overflow = 11 } };
 	r->lm = (struct lm_stats){ .auth_fail = 12, .replay = 13,
@@ -145,6 +145,7 @@ START_TEST(format_values)
 	ck_line(s, "braid_congested_drops_total 5");
 	ck_line(s, "braid_queued_total 10");
 	ck_line(s, "braid_copies_total 6");
+	ck_line(s, "braid_retransmissions_kept_total 15");
 	ck_line(s, "braid_auth_fail_total 12");
 	ck_line(s, "braid_replay_total 13");
 	ck_line(s, "braid_malformed_total 3");	/* linkmap's and mux's */
@@ -237,6 +238,7 @@ static const struct {
 	{ "braid_congested_drops_total", true, false },
 	{ "braid_queued_total", true, false },
 	{ "braid_copies_total", true, false },
+	{ "braid_retransmissions_kept_total", true, false },
 	{ "braid_auth_fail_total", true, false },
 	{ "braid_replay_total", true, false },
 	{ "braid_malformed_total", true, false },

@@ -2645,6 +2645,55 @@ static size_t tcp_pkt(uint8_t *ip, bool v6, bool ts, uint8_t flags,
 	return len;
 }
 
+/* A TCP retransmission (data that reaches no further than its flow had)
+ * is not dropped from the queue: when the queue is full it takes the
+ * newest packet's place, and it outlasts the packets that expire around
+ * it. New data and another flow's lower sequence numbers are not
+ * retransmissions. */
+START_TEST(mux_retransmission_kept)
+{
+	uint8_t buf[MUX_HDR_LEN + 1500];
+	uint8_t *ip = buf + MUX_HDR_LEN;
+	struct mux_stats ms;
+	uint64_t congested;
+	int before, found = 0;
+	size_t len;
+
+	mux_link_add(mux, 1, "a", 1);
+	ack(1);
+	/* a download fills the window and then the queue */
+	for (uint32_t n = 0; n < 400 + MUX_TXQ; n++) {
+		len = tcp_pkt(ip, false, true, 0x10, 5000, n, 1000);
+		mux_send(mux, ip, len);
+	}
+	len = tcp_pkt(ip, false, true, 0x10, 6000, 0, 1000);
+	mux_send(mux, ip, len);		/* another flow: new */
+	mux_stats(mux, &ms);
+	ck_assert_uint_eq(ms.rexmit_kept, 0);
+	ck_assert_uint_gt(ms.congested, 0);	/* the queue is full */
+	congested = ms.congested;
+	/* the first 600 bytes of segment 3 again */
+	len = tcp_pkt(ip, false, true, 0x10, 5000, 3, 600);
+	ck_assert_int_eq(mux_send(mux, ip, len), 0);
+	mux_stats(mux, &ms);
+	ck_assert_uint_eq(ms.rexmit_kept, 1);
+	ck_assert_uint_eq(ms.congested, congested + 1);	/* the newest */
+	/* nothing confirmed for 100 ms: the others waiting expire */
+	for (int i = 0; i < 5; i++) {
+		ack(1);
+		run_for(0.02);
+	}
+	before = fk.nsent;
+	confirm_all(1);
+	mux_stats(mux, &ms);
+	ck_assert_uint_gt(ms.congested, congested + 100);
+	for (int i = before; i < fk.nsent; i++)
+		found += fk.sent[i].type == MUX_MSG_DATA &&
+			 fk.sent[i].len == MUX_HDR_LEN + len;
+	ck_assert_int_eq(found, 1);
+}
+END_TEST
+
 /* Sends pkt from the slave and lets it arrive. */
 static void pair_send_pkt(const uint8_t *pkt, size_t len)
 {
@@ -3014,6 +3063,7 @@ static Suite *mux_suite(void)
 	tcase_add_test(tc, mux_queue_wait_long_rtt);
 	tcase_add_test(tc, mux_queue_wait_long_rtt_expires);
 	tcase_add_test(tc, mux_flows_stamped_and_sparse_first);
+	tcase_add_test(tc, mux_retransmission_kept);
 	tcase_add_test(tc, mux_stall_resends);
 	tcase_add_test(tc, mux_loss_resent);
 	tcase_add_test(tc, mux_lost_reported);
