@@ -507,9 +507,9 @@ void mux_sched_drain(struct mux *m)
 
 		/* waited too long: dropping it tells the sender to slow
 		 * down; sending it late only adds delay (bufferbloat). A
-		 * resend, or a TCP retransmission, is worth sending while
-		 * the receiver may wait. The
-		 * links' round trips are looked at only past 60 ms. */
+		 * resend, or a TCP retransmission, is worth sending while the
+		 * receiver may wait. The links' round trips are looked at
+		 * only past 60 ms. */
 		if (q->resend[q->head] || q->again[q->head] ?
 		    age > MUX_RESEND_AGE :
 		    age > MUX_TXQ_SOJOURN &&
@@ -533,6 +533,15 @@ void mux_sched_drain(struct mux *m)
 static size_t txq_tail(const struct mux_txq *q)
 {
 	return (q->head + q->count - 1) % MUX_TXQ;
+}
+
+/* Whether the queue has a place for a packet: a free one, or for a TCP
+ * retransmission (again) the newest packet's, unless that one goes first
+ * or is a retransmission too. */
+static bool txq_place(const struct mux_txq *q, bool again)
+{
+	return q->count < MUX_TXQ ||
+	       (again && !q->first[txq_tail(q)] && !q->again[txq_tail(q)]);
 }
 
 /* Drops the newest packet queued, to make room for one that may not be
@@ -561,9 +570,7 @@ static int txq_add(struct mux *m, const uint8_t *pkt, size_t len,
 	struct mux_txq *q = &m->q;
 	size_t i;
 
-	if (len + MUX_HDR_LEN > m->slot_len ||
-	    (q->count == MUX_TXQ && (!again || q->first[txq_tail(q)] ||
-				     q->again[txq_tail(q)]))) {
+	if (len + MUX_HDR_LEN > m->slot_len || !txq_place(q, again)) {
 		m->st.congested++;
 		return -ENOBUFS;
 	}
@@ -615,7 +622,9 @@ static void txq_add_resend(struct mux *m, const uint8_t *msg, size_t len,
 int mux_send(struct mux *m, uint8_t *pkt, size_t len)
 {
 	unsigned flow = mux_flow_bucket(pkt, len);	/* once per packet */
-	bool again = mux_tcp_again(&m->tcp_end[flow], pkt, len);
+	/* (round-robin has no queue for it to matter in) */
+	bool again = m->cfg.sched != MUX_SCHED_ROUNDROBIN &&
+		     mux_tcp_again(&m->tcp_end[flow], pkt, len);
 	int err;
 
 	pkt = mux_hc_compress(m, pkt, &len, flow, ev_now(m->loop));
