@@ -194,6 +194,7 @@ struct mux_kept {
 	uint16_t len;
 	double at;		/* when given to the link; 0: resent */
 	double due;		/* not sent before this (equalized) */
+	bool pad;		/* padding: never resent */
 };
 
 struct mux_link {
@@ -218,6 +219,10 @@ struct mux_link {
 	double lost_sent;	/* when we last reported its losses */
 	bool fb_due;
 	double probe_at, probe_wait;	/* stalled: next probe, backoff */
+	bool measure_tried;	/* measured (or tried to) when it came up */
+	double measure_end;	/* measured with padding until then; 0: not */
+	double measure_at;	/* when that began */
+	uint64_t measure_bytes;	/* padding sent */
 	struct mux_kept *kept;	/* MUX_KEEP last packets, for resending */
 	uint8_t *kept_pool;
 	struct mux *m;
@@ -279,6 +284,7 @@ struct mux {
 	struct mux_link links[MUX_MAX_LINKS];
 	struct mux_wrr wrr[MUX_MAX_LINKS];	/* parallel to links[] */
 	struct mux_hc *hc;		/* header compression contexts */
+	uint8_t *pad;			/* a padding message (slot_len) */
 };
 
 /* classify.c: is pkt UDP or TCP from or to one of the n ports? */
@@ -300,6 +306,7 @@ bool mux_tcp_again(struct mux_tcp_end *t, const uint8_t *pkt, size_t len);
  * the context id (10 bits) and generation (6 bits), TCP flags, the IPv4
  * id, sequence, ack, window, TCP checksum and the timestamps. */
 #define MUX_HC_MARK 0x10	/* where an IP packet has its version */
+#define MUX_PAD 0x00		/* there: padding, counted, not delivered */
 #define MUX_HC_V6 0x08
 #define MUX_HC_TS 0x04		/* TCP timestamps follow */
 #define MUX_HC_MAX_HDR 72	/* IPv6, TCP with timestamps */
@@ -352,5 +359,7 @@ void mux_sched_give_back(struct mux *m, struct mux_link *l);
 void mux_link_free(struct mux *m, struct mux_link *l);
 /* The link was heard after a stall: probe it again at once. */
 void mux_sched_heard(struct mux *m, struct mux_link *l);
+/* The link came up: measured with padding if its rate is not known. */
+void mux_sched_up(struct mux *m, struct mux_link *l);
 
 #endif

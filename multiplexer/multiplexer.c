@@ -69,6 +69,7 @@ static void link_set_up(struct mux_link *l, bool up)
 	mux_est_forget_inflight(&l->est);
 	if (up) {
 		log_info("link %s (id %u) up", l->st.name, l->id);
+		mux_sched_up(m, l);
 	} else {
 		l->st.downs++;
 		log_warnx("link %s (id %u) down: silent for %.1f s",
@@ -582,8 +583,9 @@ static void data_in(struct mux *m, struct mux_link *l, uint8_t *buf,
 		feedback_send(m, l, now);
 	if (gap)
 		lost_send(m, l, now);
-	if (len == MUX_HDR_LEN)
-		return;		/* a probe: counted, nothing to deliver */
+	/* a probe or padding: counted, nothing to deliver */
+	if (len == MUX_HDR_LEN || buf[MUX_HDR_LEN] == MUX_PAD)
+		return;
 	if (!l->rx_seen || (int32_t)(seq - l->rx_max) > 0)
 		l->rx_max = seq;
 	l->rx_seen = true;

@@ -50,6 +50,8 @@ struct mux_cfg {
 	bool redundant;		/* every packet on the two best links */
 	bool compress;		/* send TCP headers compressed (received
 				 * ones are always rebuilt) */
+	bool measure;		/* a link that comes up is measured with
+				 * padding (not backup links) */
 	/* or only UDP and TCP to or from these ports */
 	uint16_t redundant_ports[MUX_MAX_PORTS];
 	size_t n_redundant_ports;

@@ -16,6 +16,8 @@
 enum tier { TIER_MAIN, TIER_BACKUP, TIER_STALLED, TIERS };
 
 #define PACE_RETRY 0.001	/* s: a full socket buffer is tried again */
+#define MEASURE_TIME 2.0	/* s a link that comes up is measured, at
+				 * most */
 #define RESEND_ROOM (4 * 1500)	/* bytes a resend may overfill a window */
 
 static void pace_cb(struct ev_loop *loop, ev_timer *w, int revents);
@@ -25,14 +27,18 @@ int mux_sched_init(struct mux *m)
 {
 	ev_init(&m->pace_timer, pace_cb);
 	m->q.pool = malloc(MUX_TXQ * m->slot_len);
-	return m->q.pool ? 0 : -ENOMEM;
+	/* all zero: MUX_PAD where an IP packet would start */
+	m->pad = calloc(1, m->slot_len);
+	return m->q.pool && m->pad ? 0 : -ENOMEM;
 }
 
 void mux_sched_free(struct mux *m)
 {
 	ev_timer_stop(m->loop, &m->pace_timer);
 	free(m->q.pool);
+	free(m->pad);
 	m->q.pool = NULL;
+	m->pad = NULL;
 }
 
 int mux_link_sched_init(struct mux *m, struct mux_link *l)
@@ -228,6 +234,17 @@ static bool has_slot(const struct mux_link *l)
 	       MUX_EST_RING - 16;
 }
 
+/* Whether l has room for bytes more. Padding never takes a packet's
+ * place: while l is measured its window (which the padding fills) may be
+ * overfilled by as much again. */
+static bool has_room(const struct mux_link *l, size_t bytes)
+{
+	return mux_est_room(&l->est, bytes) ||
+	       (l->measure_end && l->est.next_lseq - l->est.una <
+					  MUX_EST_RING - 16 &&
+		mux_est_fits(&l->est, bytes, mux_est_cwnd(&l->est)));
+}
+
 /* The link (not skip) where len bytes sent now (held back if hold)
  * arrive first, from the best tier that has one with room. Stalled links
  * only when no other is up. -1 if none. */
@@ -246,7 +263,7 @@ static int pick_earliest(struct mux *m, size_t len, int skip, bool hold)
 			continue;
 		if (t != TIER_STALLED)
 			live = true;
-		if (!mux_est_room(&l->est, len + MUX_HDR_LEN) || !has_slot(l))
+		if (!has_room(l, len + MUX_HDR_LEN) || !has_slot(l))
 			continue;
 		/* before data, the keepalives' round trip tells a near
 		 * link from a far one */
@@ -491,6 +508,67 @@ static double sojourn_max(const struct mux *m)
 				MUX_TXQ_SOJOURN;
 }
 
+/* A link that came up with its rate unknown is measured at once: padding
+ * fills its window, as far as its start-up lets it grow, until its rate
+ * stops growing or MEASURE_TIME is up. Until a link's rate is measured
+ * the scheduler gives it little more than it has shown it carries, so
+ * without this the first flow over the links would find them out itself
+ * over many round trips of the slowest; and a TCP flow whose round trip
+ * grows meanwhile ends its slow start early. Backup links are left alone
+ * (they may be metered, and are used only when the others are full), and
+ * links over a TCP stream. */
+void mux_sched_up(struct mux *m, struct mux_link *l)
+{
+	double now = ev_now(m->loop);
+
+	if (!m->cfg.measure || m->cfg.sched == MUX_SCHED_ROUNDROBIN ||
+	    l->measure_tried || l->est.full)
+		return;
+	l->measure_tried = true;
+	l->measure_at = now;
+	l->measure_end = now + MEASURE_TIME;
+	l->measure_bytes = 0;
+}
+
+static void measure_done(struct mux_link *l, double now)
+{
+	l->measure_end = 0;
+	if (!l->measure_bytes)
+		return;
+	log_info("link %s (id %u) measured: %.1f Mbit/s, round trip %.1f ms "
+		 "(%.2f MB of padding in %.2f s)%s", l->st.name, l->id,
+		 l->est.btlbw * 8e-6, l->est.min_rtt * 1e3,
+		 l->measure_bytes / 1e6, now - l->measure_at,
+		 l->est.full ? "" : ", still growing");
+}
+
+/* Fills the window of each link being measured with padding (the send
+ * queue is empty: padding never takes a packet's place). */
+static void measure_fill(struct mux *m, double now)
+{
+	size_t len = m->cfg.max_packet;
+
+	for (size_t i = 0; i < MUX_MAX_LINKS; i++) {
+		struct mux_link *l = &m->links[i];
+
+		if (!l->used || !l->measure_end)
+			continue;
+		if (l->est.full || now >= l->measure_end || !l->up ||
+		    l->retiring) {
+			measure_done(l, now);
+			continue;
+		}
+		if (l->backup || l->stalled || m->wrr[i].stream)
+			continue;
+		while (mux_est_room(&l->est, len + MUX_HDR_LEN) &&
+		       has_slot(l) &&
+		       xmit(m, l, 0, m->pad, len, false) == 0) {
+			l->kept[(l->tx_lseq - 1) % MUX_KEEP].pad = true;
+			l->measure_bytes += len + MUX_HDR_LEN;
+		}
+	}
+}
+
 void mux_sched_drain(struct mux *m)
 {
 	struct mux_txq *q = &m->q;
@@ -528,6 +606,8 @@ void mux_sched_drain(struct mux *m)
 			m->st.congested += !q->resend[q->head];
 		txq_pop(q);
 	}
+	if (m->cfg.sched != MUX_SCHED_ROUNDROBIN)
+		measure_fill(m, now);
 }
 
 static size_t txq_tail(const struct mux_txq *q)
@@ -655,9 +735,10 @@ static bool requeue(struct mux *m, struct mux_link *l, uint32_t lseq,
 {
 	struct mux_kept *k = &l->kept[lseq % MUX_KEEP];
 
-	/* not a probe, nor a packet too old to matter, nor one gone again */
+	/* not a probe or padding, nor a packet too old to matter, nor one
+	 * gone again */
 	if (k->lseq != lseq || !k->at || now - k->at > MUX_RESEND_AGE ||
-	    !k->len)
+	    !k->len || k->pad)
 		return false;
 	txq_add_resend(m, kept_msg(m, l, lseq), k->len, k->seq, k->at);
 	k->at = 0;

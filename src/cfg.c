@@ -406,7 +406,8 @@ static int load_root(struct cfg_ctx *x, const config_setting_t *root,
 					     "redundant_ports", "route_default",
 					     "routes", "fwmark", "route_table",
 					     "on_up", "on_down", "metrics",
-					     "header_compression", NULL };
+					     "header_compression",
+					     "measure_links", NULL };
 	static const char *const bondings[] = { "aggregate", "redundant",
 						NULL };
 	const config_setting_t *lt = config_setting_get_member(root,
@@ -435,10 +436,12 @@ static int load_root(struct cfg_ctx *x, const config_setting_t *root,
 			    "a slave has master, not listen");
 	c->listen_tcp = true;
 	c->compress = true;
+	c->measure = true;
 	if (lt && !c->master)
 		return cfg_fail(x, lt, "only a master listens");
 	if (cfg_get_bool(x, root, "listen_tcp", &c->listen_tcp) < 0 ||
 	    cfg_get_bool(x, root, "header_compression", &c->compress) < 0 ||
+	    cfg_get_bool(x, root, "measure_links", &c->measure) < 0 ||
 	    cfg_get_choice(x, root, "scheduler", cfg_sched_names,
 			   &sched) < 0 ||
 	    cfg_get_choice(x, root, "bonding", bondings, &bonding) < 0 ||

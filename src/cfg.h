@@ -60,6 +60,7 @@ struct cfg {
 	enum mux_sched sched;		/* scheduler */
 	bool redundant;			/* bonding = "redundant" */
 	bool compress;			/* header_compression */
+	bool measure;			/* measure_links */
 	uint16_t redundant_ports[16];	/* or only UDP/TCP on these */
 	size_t n_redundant_ports;
 	char control[108];

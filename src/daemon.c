@@ -271,6 +271,7 @@ static int setup_links(struct daemon *d)
 			      .sched = c->sched,
 			      .redundant = c->redundant,
 			      .compress = c->compress,
+			      .measure = c->measure,
 			      .keepalive = c->keepalive,
 			      .dead_time = c->dead_time, .ops = &mux_ops,
 			      .ctx = d };

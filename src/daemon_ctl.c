@@ -330,10 +330,10 @@ static void restart_only(const struct cfg *o, const struct cfg *n)
 	if (strcmp(o->metrics_str, n->metrics_str))
 		log_warnx(fmt, "metrics");
 	if (o->sched != n->sched || o->redundant != n->redundant ||
-	    o->compress != n->compress ||
+	    o->compress != n->compress || o->measure != n->measure ||
 	    o->keepalive != n->keepalive || o->dead_time != n->dead_time)
 		log_warnx(fmt, "scheduler, bonding, header_compression, "
-			  "keepalive or dead_time");
+			  "measure_links, keepalive or dead_time");
 }
 
 static bool same_settings(const struct cfg_link *a, const struct cfg_link *b)

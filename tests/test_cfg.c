@@ -743,6 +743,12 @@ START_TEST(bonding_and_scheduler)
 	ck_assert(!c.redundant);
 	load_ok(HEAD_MASTER "listen = \":1\";\nheader_compression = false;\n");
 	ck_assert(!c.compress);
+	ck_assert(c.measure);	/* the default */
+	load_ok(HEAD_MASTER "listen = \":1\";\nmeasure_links = false;\n");
+	ck_assert(!c.measure);
+	expect_err(load(HEAD_MASTER "listen = \":1\";\n"
+			"measure_links = \"no\";\n"),
+		   5, "measure_links", "true or false");
 	expect_err(load(HEAD_MASTER "listen = \":1\";\n"
 			"header_compression = 1;\n"),
 		   5, "header_compression", "true or false");

@@ -254,15 +254,22 @@ static void confirm_all(uint16_t link)
 	mux_input(mux, link, MUX_MSG_FEEDBACK, f, sizeof(f));
 }
 
-static void make_mux_sched(bool master, enum mux_sched sched, bool redundant)
+static void make_mux_measure(bool master, enum mux_sched sched,
+			     bool redundant, bool measure)
 {
 	struct mux_cfg c = { .master = master, .keepalive = 0.02,
 			     .dead_time = 0.1, .ops = &fake_ops, .ctx = &fk,
-			     .sched = sched, .redundant = redundant };
+			     .sched = sched, .redundant = redundant,
+			     .measure = measure };
 
 	memset(&fk, 0, sizeof(fk));
 	loop = ev_loop_new(EVFLAG_AUTO);
 	ck_assert_int_eq(mux_new(&mux, loop, &c), 0);
+}
+
+static void make_mux_sched(bool master, enum mux_sched sched, bool redundant)
+{
+	make_mux_measure(master, sched, redundant, false);
 }
 
 static void slave_setup(void)
@@ -293,6 +300,12 @@ static void equalized_setup(void)
 static void redundant_setup(void)
 {
 	make_mux_sched(false, MUX_SCHED_EARLIEST, true);
+}
+
+/* Links that come up are measured with padding. */
+static void measure_setup(void)
+{
+	make_mux_measure(false, MUX_SCHED_EQUALIZED, false, true);
 }
 
 static void mux_teardown(void)
@@ -1439,6 +1452,83 @@ START_TEST(mux_paced_burst)
 }
 END_TEST
 
+/* Padding messages sent on link since message from on. */
+static int pads_on(uint16_t link, int from)
+{
+	int n = 0;
+
+	for (int i = from; i < fk.nsent; i++)
+		n += fk.sent[i].link == link &&
+		     fk.sent[i].type == MUX_MSG_DATA &&
+		     fk.sent[i].len == 1500 + MUX_HDR_LEN &&
+		     fk.sent[i].body[MUX_HDR_LEN] == MUX_PAD;
+	return n;
+}
+
+/* A link that comes up is measured: padding fills its window (a backup
+ * link gets none); lost padding is not resent; a packet waiting for room
+ * goes before more padding; once the rate stops growing, no more. */
+START_TEST(mux_measure_pads_window)
+{
+	struct mux_link *a;
+	struct mux_link_stats st;
+	uint8_t f[MUX_FB_LEN];
+	int fill, mark;
+
+	main_and_spare_up(1);
+	a = link_of(1);
+	run_for(0.03);
+	fill = (int)(mux_est_cwnd(&a->est) / (1500 + MUX_HDR_LEN));
+	ck_assert_int_ge(fill, 4);
+	ck_assert_int_eq(pads_on(1, 0), fill);
+	ck_assert_int_eq(count_type(2, MUX_MSG_DATA), 0);
+	/* the first three are lost: reported, not resent */
+	fb_msg_seen(f, fk.lseq[1] - 1, fk.cnt[1] - 3,
+		    (fk.cnt[1] - 3) * (1500ULL + MUX_HDR_LEN),
+		    ~(7ULL << (fill - 4)));
+	mux_input(mux, 1, MUX_MSG_FEEDBACK, f, sizeof(f));
+	ck_assert_int_eq(mux_link_stats(mux, 1, &st), 0);
+	ck_assert_uint_eq(st.resent, 0);
+	/* the feedback opened the window: padding fills it again */
+	ck_assert_int_eq(pads_on(1, 0), fill + (int)(mux_est_cwnd(&a->est) /
+						  (1500 + MUX_HDR_LEN)));
+	ck_assert(!mux_est_room(&a->est, 1400 + MUX_HDR_LEN));
+	/* a packet given now does not wait for the padding, nor go on the
+	 * backup link */
+	mark = fk.nsent;
+	ck_assert_int_eq(msend_udp(1000, 1400), 0);
+	ck_assert_int_eq(fk.nsent, mark + 1);
+	ck_assert_uint_eq(fk.sent[mark].link, 1);
+	ck_assert_uint_eq(fk.sent[mark].len, 1400 + MUX_HDR_LEN);
+	ck_assert_uint_eq(a->est.queued, 0);
+	/* its rate stopped growing: measured, no more padding */
+	a->est.full = true;
+	run_for(0.02);
+	ck_assert_double_eq(a->measure_end, 0);
+	confirm_all(1);
+	mark = fk.nsent;
+	run_for(0.03);
+	ck_assert_int_eq(pads_on(1, mark), 0);
+	ck_assert_int_eq(count_type(2, MUX_MSG_DATA), 0);
+}
+END_TEST
+
+/* Padding that arrives is counted for feedback, and not delivered. */
+START_TEST(mux_measure_pad_not_delivered)
+{
+	uint8_t buf[MUX_HDR_LEN + 200] = { 0 };
+
+	two_links_up();
+	mux_input(mux, 1, MUX_MSG_DATA, buf, sizeof(buf));
+	data_msg(1, 0, "real");
+	ck_assert_int_eq(fk.delivered, 1);
+	ck_assert_str_eq(fk.order[0], "real");
+	ck_assert_uint_eq(link_of(1)->rx_fb.rx_count, 2);
+	ck_assert_uint_eq(link_of(1)->rx_fb.rx_bytes,
+			  sizeof(buf) + MUX_HDR_LEN + 5);
+}
+END_TEST
+
 /* Packets waiting on a link that goes away leave on another with their
  * sequence numbers; the link's own numbers for them are taken back. */
 START_TEST(mux_paced_moved_on_del)
@@ -2457,7 +2547,7 @@ START_TEST(mux_paced_peer_restart)
 		msend_udp(1000, 1000);
 	ck_assert_uint_gt(a->est.queued, 0);
 	mux_input(mux, 1, MUX_MSG_KEEPALIVE_ACK, ka, sizeof(ka));
-	run_for(0.05);
+	run_until_sent(1, 20, 1.0);	/* 20 ms of pacing */
 	ck_assert_int_eq(fk.per_link[1], 20);
 	ck_assert_uint_eq(a->est.queued, 0);
 	ck_assert(mux_est_room(&a->est, 1500));
@@ -3088,6 +3178,12 @@ static Suite *mux_suite(void)
 	tcase_add_test(tc, mux_equalized_queue_wait);
 	tcase_add_test(tc, mux_equalized_queue_wait_expires);
 	tcase_add_test(tc, mux_resend_first);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("measure");
+	tcase_add_checked_fixture(tc, measure_setup, mux_teardown);
+	tcase_add_test(tc, mux_measure_pads_window);
+	tcase_add_test(tc, mux_measure_pad_not_delivered);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("master_earliest");
