@@ -2,10 +2,13 @@
 /* Header compression for TCP over IPv4 and IPv6 (docs/PROTOCOL.md,
  * "Header compression"). What stays the same in a flow (addresses, ports,
  * TTL, DSCP, the option layout) is sent once as a context; its packets then
- * carry only what changes, whole (no deltas, so loss and reordering across
- * links cannot desynchronise anything). A packet is compressed only once
- * the receiver confirmed the context, and the rebuilt packet must pass its
- * own TCP checksum or it is dropped. */
+ * carry only what changes, whole or relative to the context (never to an
+ * earlier packet, so loss and reordering across links cannot desynchronise
+ * anything): the window left out when it is the context's, the timestamps
+ * as 16-bit offsets from the context's, to a receiver that said it takes
+ * those. A packet is compressed only once the receiver confirmed the
+ * context, and the rebuilt packet must pass its own TCP checksum or it is
+ * dropped. */
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
@@ -17,16 +20,27 @@
 #define HC_RETRY 0.05		/* s between offers of an unconfirmed context */
 #define HC_IDLE 2.0		/* s a flow's context is kept from other flows */
 #define HC_NACK_GAP 0.02	/* s between "unknown context" answers */
-#define HC_ACK_LEN 3		/* cid|gen (u16), code (u8) */
+#define HC_ACK_LEN 4		/* cid|gen (u16), code (u8), what it takes */
+#define HC_ACK_MIN 3		/* from a receiver that takes no short forms */
 #define HC_ACK_OK 0
 #define HC_ACK_UNKNOWN 1
+#define HC_TAKES_SHORT 0x01	/* MUX_HC_SAME_WIN and MUX_HC_TS16 */
 
 _Static_assert(MUX_FLOW_BUCKETS == 1 << 10, "a context id is 10 bits");
+
+/* The window and timestamps of a context's first packet: its packets'
+ * are sent relative to them. */
+struct hc_ref {
+	uint16_t win;
+	uint32_t tsval, tsecr;
+};
 
 struct hc_tx {
 	uint8_t hdr[MUX_HC_MAX_HDR];	/* the headers, what changes zeroed */
 	uint8_t hlen, gen;
 	bool used, confirmed, offered;
+	bool short_ok;			/* the receiver takes short forms */
+	struct hc_ref ref;
 	double used_at, offered_at;
 };
 
@@ -34,6 +48,7 @@ struct hc_rx {
 	uint8_t hdr[MUX_HC_MAX_HDR];
 	uint8_t hlen, gen;
 	bool valid;
+	struct hc_ref ref;
 	double nack_at;
 };
 
@@ -151,6 +166,22 @@ static bool compressible(const uint8_t *pkt, size_t len, size_t *hl,
 	return !(t[13] & (TH_SYN | TH_URG)) && !get_be16(t + 18);
 }
 
+static void ref_get(struct hc_ref *r, const uint8_t *t, bool ts)
+{
+	r->win = get_be16(t + 14);
+	r->tsval = ts ? get_be32(t + 24) : 0;
+	r->tsecr = ts ? get_be32(t + 28) : 0;
+}
+
+static void ref_put(uint8_t *t, const struct hc_ref *r, bool ts)
+{
+	put_be16(t + 14, r->win);
+	if (ts) {
+		put_be32(t + 24, r->tsval);
+		put_be32(t + 28, r->tsecr);
+	}
+}
+
 /* Whether two masked headers are of one flow: addresses and ports. */
 static bool same_flow(const uint8_t *a, const uint8_t *b)
 {
@@ -188,14 +219,16 @@ static uint16_t cid_gen(unsigned cid, unsigned gen)
 	return (uint16_t)(cid << 6 | (gen & 0x3f));
 }
 
-/* Offers the context on every link that is up: whichever arrives first
- * is answered. */
+/* Offers the context, with its window and timestamps in their places, on
+ * every link that is up: whichever arrives first is answered. */
 static void offer(struct mux *m, unsigned cid, struct hc_tx *c, double now)
 {
 	uint8_t b[2 + MUX_HC_MAX_HDR];
+	size_t ip = c->hdr[0] >> 4 == 6 ? 40 : 20;
 
 	put_be16(b, cid_gen(cid, c->gen));
 	memcpy(b + 2, c->hdr, c->hlen);
+	ref_put(b + 2 + ip, &c->ref, c->hlen > ip + 20);
 	for (size_t i = 0; i < MUX_MAX_LINKS; i++)
 		if (m->links[i].used && m->links[i].up)
 			m->cfg.ops->send(m->cfg.ctx, m->links[i].id,
@@ -204,12 +237,21 @@ static void offer(struct mux *m, unsigned cid, struct hc_tx *c, double now)
 	c->offered_at = now;
 }
 
+/* Whether an offset from the context's timestamp is a long time on
+ * (more than 16 bits' worth, not a step back): the flow needs a context
+ * with newer ones to send short timestamps again. */
+static bool ts_passed(uint32_t d)
+{
+	return d > 0xffff && d < 1u << 31;
+}
+
 uint8_t *mux_hc_compress(struct mux *m, uint8_t *pkt, size_t *len,
 			 unsigned cid, double now)
 {
 	uint8_t key[MUX_HC_MAX_HDR], h[MUX_HC_MAX_HDR];
 	size_t hl, chl;
-	bool v6, ts;
+	bool v6, ts, same_win = false, ts16 = false;
+	uint32_t dval = 0, decr = 0;
 	struct hc_tx *c;
 	const uint8_t *t;
 	uint8_t *q;
@@ -219,8 +261,15 @@ uint8_t *mux_hc_compress(struct mux *m, uint8_t *pkt, size_t *len,
 		       *len))
 		return pkt;
 	c = &m->hc->tx[cid];
+	t = pkt + (v6 ? 40 : 20);
 	mask(key, pkt, hl, v6, ts);
-	if (!c->used || c->hlen != hl || memcmp(c->hdr, key, hl)) {
+	if (ts) {
+		dval = get_be32(t + 24) - c->ref.tsval;
+		decr = get_be32(t + 28) - c->ref.tsecr;
+	}
+	if (!c->used || c->hlen != hl || memcmp(c->hdr, key, hl) ||
+	    (c->confirmed && c->short_ok && ts &&
+	     (ts_passed(dval) || ts_passed(decr)))) {
 		/* another flow's, still in use: this one goes whole */
 		if (c->used && now - c->used_at < HC_IDLE &&
 		    !same_flow(key, c->hdr))
@@ -231,6 +280,7 @@ uint8_t *mux_hc_compress(struct mux *m, uint8_t *pkt, size_t *len,
 		c->used = true;
 		c->confirmed = false;
 		c->offered = false;
+		ref_get(&c->ref, t, ts);
 	}
 	c->used_at = now;
 	if (!c->confirmed) {
@@ -238,21 +288,34 @@ uint8_t *mux_hc_compress(struct mux *m, uint8_t *pkt, size_t *len,
 			offer(m, cid, c, now);
 		return pkt;
 	}
-	t = pkt + (v6 ? 40 : 20);
+	if (c->short_ok) {
+		same_win = get_be16(t + 14) == c->ref.win;
+		ts16 = ts && dval <= 0xffff && decr <= 0xffff;
+	}
 	h[0] = (uint8_t)(MUX_HC_MARK | (v6 ? MUX_HC_V6 : 0) |
 			 (ts ? MUX_HC_TS : 0) |
 			 (v6 ? (pkt[1] >> 4) & 3 : pkt[1] & 3));
 	put_be16(h + 1, cid_gen(cid, c->gen));
-	h[3] = t[13];
+	h[3] = (uint8_t)(t[13] | (same_win ? MUX_HC_SAME_WIN : 0) |
+			 (ts16 ? MUX_HC_TS16 : 0));
 	q = h + 4;
 	if (!v6) {
 		memcpy(q, pkt + 4, 2);	/* id */
 		q += 2;
 	}
 	memcpy(q, t + 4, 8);		/* sequence, ack */
-	memcpy(q + 8, t + 14, 4);	/* window, checksum */
-	q += 12;
-	if (ts) {
+	q += 8;
+	if (!same_win) {
+		memcpy(q, t + 14, 2);
+		q += 2;
+	}
+	memcpy(q, t + 16, 2);		/* checksum */
+	q += 2;
+	if (ts16) {
+		put_be16(q, (uint16_t)dval);
+		put_be16(q + 2, (uint16_t)decr);
+		q += 4;
+	} else if (ts) {
 		memcpy(q, t + 24, 8);
 		q += 8;
 	}
@@ -271,6 +334,7 @@ static void answer(struct mux *m, struct mux_link *l, uint16_t cg,
 
 	put_be16(b, cg);
 	b[2] = code;
+	b[3] = HC_TAKES_SHORT;
 	m->cfg.ops->send(m->cfg.ctx, l->id, MUX_MSG_HC_ACK, b, sizeof(b));
 }
 
@@ -286,6 +350,7 @@ void mux_hc_ctx_in(struct mux *m, struct mux_link *l, const uint8_t *b,
 		return;
 	}
 	r = &m->hc->rx[get_be16(b) >> 6];
+	ref_get(&r->ref, b + 2 + (v6 ? 40 : 20), ts);
 	mask(r->hdr, b + 2, hl, v6, ts);
 	r->hlen = (uint8_t)hl;
 	r->gen = b[1] & 0x3f;
@@ -297,7 +362,7 @@ void mux_hc_ack_in(struct mux *m, const uint8_t *b, size_t len)
 {
 	struct hc_tx *c;
 
-	if (len < HC_ACK_LEN) {
+	if (len < HC_ACK_MIN) {
 		m->st.malformed++;
 		return;
 	}
@@ -306,6 +371,7 @@ void mux_hc_ack_in(struct mux *m, const uint8_t *b, size_t len)
 		return;		/* about a context since replaced */
 	if (b[2] == HC_ACK_OK) {
 		c->confirmed = true;
+		c->short_ok = len >= HC_ACK_LEN && (b[3] & HC_TAKES_SHORT);
 	} else if (b[2] == HC_ACK_UNKNOWN && c->confirmed) {
 		c->confirmed = false;	/* the receiver lost it: again */
 		c->offered = false;
@@ -339,7 +405,7 @@ size_t mux_hc_expand(struct mux *m, struct mux_link *l, const uint8_t *p,
 	ip = v6 ? 40 : 20;
 	total = r->hlen + n - chl;
 	if (r->hlen != ip + (ts ? 32 : 20) || total > m->cfg.max_packet ||
-	    (p[3] & (TH_SYN | TH_URG))) {
+	    ((p[3] & MUX_HC_TS16) && !ts)) {
 		m->st.hc_drop++;
 		return 0;
 	}
@@ -357,11 +423,23 @@ size_t mux_hc_expand(struct mux *m, struct mux_link *l, const uint8_t *p,
 		q += 2;
 		put_be16(out + 10, ip4_csum(out));
 	}
-	t[13] = p[3];
-	memcpy(t + 4, q, 8);
-	memcpy(t + 14, q + 8, 4);
-	if (ts)
-		memcpy(t + 24, q + 12, 8);
+	t[13] = p[3] & ~(MUX_HC_SAME_WIN | MUX_HC_TS16);
+	memcpy(t + 4, q, 8);		/* sequence, ack */
+	q += 8;
+	if (p[3] & MUX_HC_SAME_WIN) {
+		put_be16(t + 14, r->ref.win);
+	} else {
+		memcpy(t + 14, q, 2);
+		q += 2;
+	}
+	memcpy(t + 16, q, 2);		/* checksum */
+	q += 2;
+	if (p[3] & MUX_HC_TS16) {
+		put_be32(t + 24, r->ref.tsval + get_be16(q));
+		put_be32(t + 28, r->ref.tsecr + get_be16(q + 2));
+	} else if (ts) {
+		memcpy(t + 24, q, 8);
+	}
 	if (!tcp_csum_ok(out, total, v6)) {
 		m->st.hc_drop++;
 		return 0;

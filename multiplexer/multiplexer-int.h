@@ -311,12 +311,20 @@ bool mux_tcp_again(struct mux_tcp_end *t, const uint8_t *pkt, size_t len);
 #define MUX_HC_TS 0x04		/* TCP timestamps follow */
 #define MUX_HC_MAX_HDR 72	/* IPv6, TCP with timestamps */
 
+/* In its TCP flags (which are never SYN or URG when compressed), to a
+ * receiver that said it takes them: the window is the context's (left
+ * out), the timestamps are 16-bit offsets from the context's. */
+#define MUX_HC_SAME_WIN 0x02
+#define MUX_HC_TS16 0x20
+
 /* The compressed header's length if p starts one; 0 if not. */
 static inline size_t mux_hc_len(const uint8_t *p, size_t n)
 {
 	if (n < 4 || (p[0] & 0xf0) != MUX_HC_MARK)
 		return 0;
-	return 16u + (p[0] & MUX_HC_V6 ? 0 : 2) + (p[0] & MUX_HC_TS ? 8 : 0);
+	return 16u + (p[0] & MUX_HC_V6 ? 0 : 2) -
+	       (p[3] & MUX_HC_SAME_WIN ? 2 : 0) +
+	       (p[0] & MUX_HC_TS ? (p[3] & MUX_HC_TS16 ? 4 : 8) : 0);
 }
 
 int mux_hc_init(struct mux *m);

@@ -2576,6 +2576,7 @@ static struct {
 	int nq;
 	bool tamper;		/* flip a payload byte of compressed data */
 	bool lose_ctx;		/* contexts offered never arrive */
+	bool old_peer;		/* HC_ACKs cut to 3 bytes: no short forms */
 	int ctx_sent, nack_sent;
 	size_t data_len[64];	/* slave's data messages, as sent */
 	int ndata;
@@ -2599,6 +2600,8 @@ static int pair_send(void *ctx, uint16_t link, uint8_t type, const void *buf,
 		pr.data_len[pr.ndata++] = len;
 	if (type == MUX_MSG_HC_CTX && pr.lose_ctx)
 		return 0;
+	if (type == MUX_MSG_HC_ACK && pr.old_peer)
+		len = 3;
 	pr.q[pr.nq].to = 1 - from;
 	pr.q[pr.nq].link = link;
 	pr.q[pr.nq].type = type;
@@ -2789,6 +2792,23 @@ START_TEST(mux_retransmission_kept)
 }
 END_TEST
 
+/* Sets an IPv4 TCP packet's window and timestamps (it has them), with
+ * its checksum to match. */
+static void tcp_set(uint8_t *ip, size_t len, uint16_t win, uint32_t tsval,
+		    uint32_t tsecr)
+{
+	uint8_t *t = ip + 20;
+	uint32_t s = 6 + (uint32_t)(len - 20);
+
+	put_be16(t + 14, win);
+	put_be32(t + 24, tsval);
+	put_be32(t + 28, tsecr);
+	memset(t + 16, 0, 2);
+	for (int i = 12; i < 20; i += 2)
+		s += (uint32_t)ip[i] << 8 | ip[i + 1];
+	put_be16(t + 16, ck_sum(s, t, len - 20));
+}
+
 /* Sends pkt from the slave and lets it arrive. */
 static void pair_send_pkt(const uint8_t *pkt, size_t len)
 {
@@ -2800,15 +2820,16 @@ static void pair_send_pkt(const uint8_t *pkt, size_t len)
 }
 
 /* Each kind is sent whole until the master confirms its context, then
- * with the header compressed by the bytes expected; every packet arrives
- * bit for bit as it was sent. */
+ * with the header compressed by the bytes expected (each packet's window
+ * differs from the context's; its timestamps go as offsets); every packet
+ * arrives bit for bit as it was sent. */
 START_TEST(hc_roundtrip)
 {
 	static const struct {
 		bool v6, ts;
 		size_t saved;
-	} kinds[] = { { false, true, 26 }, { false, false, 22 },
-		      { true, true, 48 }, { true, false, 44 } };
+	} kinds[] = { { false, true, 30 }, { false, false, 22 },
+		      { true, true, 52 }, { true, false, 44 } };
 	uint8_t pkt[1500];
 	struct mux_stats st;
 	size_t saved = 0;
@@ -2853,6 +2874,55 @@ START_TEST(hc_roundtrip)
 END_TEST
 
 /* What the scheduler reads of a packet reads the same compressed. */
+/* Against the context's window and timestamps: the same window is left
+ * out, timestamps go as 16-bit offsets; a timestamp more than 16 bits on
+ * renews the context (whole until confirmed), one that stepped back goes
+ * whole. A receiver of an older release (3-byte HC_ACK) gets neither. */
+START_TEST(hc_short_forms)
+{
+	static const struct {
+		uint16_t win;
+		uint32_t tsval, tsecr;
+		size_t saved;		/* 0: sent whole */
+	} steps[] = {
+		{ 900, 5000, 9000, 0 },		/* the context's */
+		{ 900, 5040, 9030, 32 },
+		{ 901, 5080, 9060, 30 },	/* another window */
+		{ 900, 5000 + 65535, 9090, 32 },
+		{ 900, 5000 + 65536, 9100, 0 },	/* renewed */
+		{ 900, 5000 + 65600, 9120, 32 },
+		{ 900, 5000 + 65600, 9100, 32 },	/* the new ref */
+		{ 900, 5000 + 65600, 9099, 28 },	/* a step back */
+	};
+	uint8_t pkt[1500];
+	size_t len;
+
+	for (int peer = 0; peer < 2; peer++) {
+		pr.old_peer = peer == 1;
+		for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+			size_t saved = steps[i].saved;
+			int d = pr.ndata, g = pr.ngot;
+
+			len = tcp_pkt(pkt, false, true, 0x10,
+				      (uint16_t)(4000 + peer), (uint32_t)i,
+				      700);
+			tcp_set(pkt, len, steps[i].win, steps[i].tsval,
+				steps[i].tsecr);
+			pair_send_pkt(pkt, len);
+			ck_assert_int_eq(pr.ngot, g + 1);
+			ck_assert_mem_eq(pr.got[g], pkt, len);
+			if (pr.old_peer && saved)
+				saved = 26;	/* only the long form */
+			if (pr.old_peer && i == 4)
+				saved = 26;	/* nothing to renew */
+			ck_assert_uint_eq(pr.data_len[d],
+					  MUX_HDR_LEN + len - saved);
+		}
+	}
+	ck_assert_int_eq(pr.ctx_sent, 3);
+}
+END_TEST
+
 START_TEST(hc_classified_alike)
 {
 	uint8_t pkt[1500], buf[MUX_HDR_LEN + 1500];
@@ -2954,7 +3024,7 @@ START_TEST(hc_lost_context_and_damage)
 	ck_assert_mem_eq(pr.got[pr.ngot - 1], pkt, len);
 	len = tcp_pkt(pkt, false, true, 0x10, 4000, 4, 600);
 	pair_send_pkt(pkt, len);
-	ck_assert_uint_eq(pr.data_len[pr.ndata - 1], MUX_HDR_LEN + len - 26);
+	ck_assert_uint_eq(pr.data_len[pr.ndata - 1], MUX_HDR_LEN + len - 30);
 	ck_assert_mem_eq(pr.got[pr.ngot - 1], pkt, len);
 	/* damaged on the way */
 	g = pr.ngot;
@@ -3041,7 +3111,7 @@ START_TEST(hc_slot_shared)
 		pair_send_pkt(b, lb);
 		ck_assert_mem_eq(pr.got[pr.ngot - 1], b, lb);
 	}
-	ck_assert_uint_eq(pr.data_len[pr.ndata - 1], MUX_HDR_LEN + lb - 26);
+	ck_assert_uint_eq(pr.data_len[pr.ndata - 1], MUX_HDR_LEN + lb - 30);
 	/* and the first, back, goes whole */
 	la = tcp_pkt(a, false, true, 0x10, pa, 4, 300);
 	pair_send_pkt(a, la);
@@ -3082,7 +3152,7 @@ START_TEST(hc_stale_answer)
 		if (n == 2)
 			pair_run(0.06);	/* offered again after 50 ms */
 	}
-	ck_assert_uint_eq(pr.data_len[pr.ndata - 1], MUX_HDR_LEN + len - 26);
+	ck_assert_uint_eq(pr.data_len[pr.ndata - 1], MUX_HDR_LEN + len - 30);
 	ck_assert_int_eq(pr.ngot, 6);
 }
 END_TEST
@@ -3227,6 +3297,7 @@ static Suite *mux_suite(void)
 	tc = tcase_create("compress");
 	tcase_add_checked_fixture(tc, pair_setup, pair_teardown);
 	tcase_add_test(tc, hc_roundtrip);
+	tcase_add_test(tc, hc_short_forms);
 	tcase_add_test(tc, hc_classified_alike);
 	tcase_add_test(tc, hc_others_whole);
 	tcase_add_test(tc, hc_lost_context_and_damage);
