@@ -377,6 +377,7 @@ int lm_link_stats(const struct lm *lm, uint16_t id, struct lm_link_stats *out)
 	if (!l)
 		return -ENOENT;
 	*out = l->st;
+	out->stream = l->on_stream;
 	if (lm->cfg.master) {
 		memcpy(&out->peer, &l->peer, sizeof(out->peer));
 		out->peer_len = l->peer_len;

@@ -69,6 +69,7 @@ struct lm_link_stats {
 					 * for a full buffer: lm_send) */
 	struct sockaddr_storage peer;	/* master: where the link is now */
 	socklen_t peer_len;
+	bool stream;			/* runs over a TCP stream */
 };
 
 /* Packets dropped before they could be tied to a link. */

@@ -20,19 +20,21 @@
 #define HC_RETRY 0.05		/* s between offers of an unconfirmed context */
 #define HC_IDLE 2.0		/* s a flow's context is kept from other flows */
 #define HC_NACK_GAP 0.02	/* s between "unknown context" answers */
+#define HC_PREV_KEEP 1.0	/* s a replaced generation is still taken:
+				 * its packets may still be on their way */
 #define HC_ACK_LEN 4		/* cid|gen (u16), code (u8), what it takes */
 #define HC_ACK_MIN 3		/* from a receiver that takes no short forms */
 #define HC_ACK_OK 0
 #define HC_ACK_UNKNOWN 1
-#define HC_TAKES_SHORT 0x01	/* MUX_HC_SAME_WIN and MUX_HC_TS16 */
+#define HC_TAKES_SHORT 0x01	/* MUX_HC_SHORT */
 
 _Static_assert(MUX_FLOW_BUCKETS == 1 << 10, "a context id is 10 bits");
 
-/* The window and timestamps of a context's first packet: its packets'
- * are sent relative to them. */
+/* The ack, window and timestamps of a context's first packet: its
+ * packets' are sent relative to them. */
 struct hc_ref {
 	uint16_t win;
-	uint32_t tsval, tsecr;
+	uint32_t ack, tsval, tsecr;
 };
 
 struct hc_tx {
@@ -44,11 +46,16 @@ struct hc_tx {
 	double used_at, offered_at;
 };
 
-struct hc_rx {
+struct hc_gen {
 	uint8_t hdr[MUX_HC_MAX_HDR];
 	uint8_t hlen, gen;
 	bool valid;
 	struct hc_ref ref;
+};
+
+struct hc_rx {
+	struct hc_gen cur, prev;	/* the newest, the one it replaced */
+	double prev_until;
 	double nack_at;
 };
 
@@ -168,6 +175,7 @@ static bool compressible(const uint8_t *pkt, size_t len, size_t *hl,
 
 static void ref_get(struct hc_ref *r, const uint8_t *t, bool ts)
 {
+	r->ack = get_be32(t + 8);
 	r->win = get_be16(t + 14);
 	r->tsval = ts ? get_be32(t + 24) : 0;
 	r->tsecr = ts ? get_be32(t + 28) : 0;
@@ -175,6 +183,7 @@ static void ref_get(struct hc_ref *r, const uint8_t *t, bool ts)
 
 static void ref_put(uint8_t *t, const struct hc_ref *r, bool ts)
 {
+	put_be32(t + 8, r->ack);
 	put_be16(t + 14, r->win);
 	if (ts) {
 		put_be32(t + 24, r->tsval);
@@ -210,7 +219,8 @@ void mux_hc_reset(struct mux *m)
 	for (size_t i = 0; i < MUX_FLOW_BUCKETS; i++) {
 		m->hc->tx[i].confirmed = false;
 		m->hc->tx[i].offered = false;
-		m->hc->rx[i].valid = false;
+		m->hc->rx[i].cur.valid = false;
+		m->hc->rx[i].prev.valid = false;
 	}
 }
 
@@ -250,7 +260,7 @@ uint8_t *mux_hc_compress(struct mux *m, uint8_t *pkt, size_t *len,
 {
 	uint8_t key[MUX_HC_MAX_HDR], h[MUX_HC_MAX_HDR];
 	size_t hl, chl;
-	bool v6, ts, same_win = false, ts16 = false;
+	bool v6, ts, sh, same_ack = false, same_win = false, ts16 = false;
 	uint32_t dval = 0, decr = 0;
 	struct hc_tx *c;
 	const uint8_t *t;
@@ -288,23 +298,33 @@ uint8_t *mux_hc_compress(struct mux *m, uint8_t *pkt, size_t *len,
 			offer(m, cid, c, now);
 		return pkt;
 	}
-	if (c->short_ok) {
+	/* the short form has ACK implied (a segment without it, an RST,
+	 * goes in the long form) */
+	sh = c->short_ok && (t[13] & TH_ACK);
+	if (sh) {
+		same_ack = get_be32(t + 8) == c->ref.ack;
 		same_win = get_be16(t + 14) == c->ref.win;
 		ts16 = ts && dval <= 0xffff && decr <= 0xffff;
 	}
-	h[0] = (uint8_t)(MUX_HC_MARK | (v6 ? MUX_HC_V6 : 0) |
-			 (ts ? MUX_HC_TS : 0) |
+	h[0] = (uint8_t)((sh ? MUX_HC_SHORT : MUX_HC_MARK) |
+			 (v6 ? MUX_HC_V6 : 0) | (ts ? MUX_HC_TS : 0) |
 			 (v6 ? (pkt[1] >> 4) & 3 : pkt[1] & 3));
 	put_be16(h + 1, cid_gen(cid, c->gen));
-	h[3] = (uint8_t)(t[13] | (same_win ? MUX_HC_SAME_WIN : 0) |
-			 (ts16 ? MUX_HC_TS16 : 0));
+	h[3] = sh ? (uint8_t)((t[13] & ~TH_ACK) |
+			      (same_ack ? MUX_HC_SAME_ACK : 0) |
+			      (same_win ? MUX_HC_SAME_WIN : 0) |
+			      (ts16 ? MUX_HC_TS16 : 0)) : t[13];
 	q = h + 4;
 	if (!v6) {
 		memcpy(q, pkt + 4, 2);	/* id */
 		q += 2;
 	}
-	memcpy(q, t + 4, 8);		/* sequence, ack */
-	q += 8;
+	memcpy(q, t + 4, 4);		/* sequence */
+	q += 4;
+	if (!same_ack) {
+		memcpy(q, t + 8, 4);
+		q += 4;
+	}
 	if (!same_win) {
 		memcpy(q, t + 14, 2);
 		q += 2;
@@ -350,11 +370,15 @@ void mux_hc_ctx_in(struct mux *m, struct mux_link *l, const uint8_t *b,
 		return;
 	}
 	r = &m->hc->rx[get_be16(b) >> 6];
-	ref_get(&r->ref, b + 2 + (v6 ? 40 : 20), ts);
-	mask(r->hdr, b + 2, hl, v6, ts);
-	r->hlen = (uint8_t)hl;
-	r->gen = b[1] & 0x3f;
-	r->valid = true;
+	if (r->cur.valid && r->cur.gen != (b[1] & 0x3f)) {
+		r->prev = r->cur;
+		r->prev_until = ev_now(m->loop) + HC_PREV_KEEP;
+	}
+	ref_get(&r->cur.ref, b + 2 + (v6 ? 40 : 20), ts);
+	mask(r->cur.hdr, b + 2, hl, v6, ts);
+	r->cur.hlen = (uint8_t)hl;
+	r->cur.gen = b[1] & 0x3f;
+	r->cur.valid = true;
 	answer(m, l, get_be16(b), HC_ACK_OK);
 }
 
@@ -382,9 +406,11 @@ size_t mux_hc_expand(struct mux *m, struct mux_link *l, const uint8_t *p,
 		     size_t n, double now)
 {
 	struct hc_rx *r;
+	const struct hc_gen *g;
 	uint8_t *out = m->hc->buf, *t;
 	size_t chl = mux_hc_len(p, n), total, ip;
-	bool v6, ts;
+	bool v6, ts, sh;
+	uint8_t f, same;
 	const uint8_t *q;
 
 	if (!chl || n < chl) {
@@ -392,7 +418,10 @@ size_t mux_hc_expand(struct mux *m, struct mux_link *l, const uint8_t *p,
 		return 0;
 	}
 	r = &m->hc->rx[get_be16(p + 1) >> 6];
-	if (!r->valid || r->gen != (p[2] & 0x3f)) {
+	g = r->cur.valid && r->cur.gen == (p[2] & 0x3f) ? &r->cur :
+	    r->prev.valid && r->prev.gen == (p[2] & 0x3f) &&
+	    now < r->prev_until ? &r->prev : NULL;
+	if (!g) {
 		m->st.hc_drop++;
 		if (now - r->nack_at >= HC_NACK_GAP) {
 			r->nack_at = now;
@@ -402,15 +431,21 @@ size_t mux_hc_expand(struct mux *m, struct mux_link *l, const uint8_t *p,
 	}
 	v6 = p[0] & MUX_HC_V6;
 	ts = p[0] & MUX_HC_TS;
+	sh = (p[0] & 0xf0) == MUX_HC_SHORT;
+	/* the flags as they were, and which short forms the packet has */
+	f = sh ? (uint8_t)((p[3] & ~(MUX_HC_SAME_WIN | MUX_HC_SAME_ACK |
+				     MUX_HC_TS16)) | TH_ACK) : p[3];
+	same = sh ? p[3] & (MUX_HC_SAME_WIN | MUX_HC_SAME_ACK | MUX_HC_TS16) :
+		    0;
 	ip = v6 ? 40 : 20;
-	total = r->hlen + n - chl;
-	if (r->hlen != ip + (ts ? 32 : 20) || total > m->cfg.max_packet ||
-	    ((p[3] & MUX_HC_TS16) && !ts)) {
+	total = g->hlen + n - chl;
+	if (g->hlen != ip + (ts ? 32 : 20) || total > m->cfg.max_packet ||
+	    (f & (TH_SYN | TH_URG)) || ((same & MUX_HC_TS16) && !ts)) {
 		m->st.hc_drop++;
 		return 0;
 	}
-	memcpy(out, r->hdr, r->hlen);
-	memcpy(out + r->hlen, p + chl, n - chl);
+	memcpy(out, g->hdr, g->hlen);
+	memcpy(out + g->hlen, p + chl, n - chl);
 	t = out + ip;
 	q = p + 4;
 	if (v6) {
@@ -423,20 +458,26 @@ size_t mux_hc_expand(struct mux *m, struct mux_link *l, const uint8_t *p,
 		q += 2;
 		put_be16(out + 10, ip4_csum(out));
 	}
-	t[13] = p[3] & ~(MUX_HC_SAME_WIN | MUX_HC_TS16);
-	memcpy(t + 4, q, 8);		/* sequence, ack */
-	q += 8;
-	if (p[3] & MUX_HC_SAME_WIN) {
-		put_be16(t + 14, r->ref.win);
+	t[13] = f;
+	memcpy(t + 4, q, 4);		/* sequence */
+	q += 4;
+	if (same & MUX_HC_SAME_ACK) {
+		put_be32(t + 8, g->ref.ack);
+	} else {
+		memcpy(t + 8, q, 4);
+		q += 4;
+	}
+	if (same & MUX_HC_SAME_WIN) {
+		put_be16(t + 14, g->ref.win);
 	} else {
 		memcpy(t + 14, q, 2);
 		q += 2;
 	}
 	memcpy(t + 16, q, 2);		/* checksum */
 	q += 2;
-	if (p[3] & MUX_HC_TS16) {
-		put_be32(t + 24, r->ref.tsval + get_be16(q));
-		put_be32(t + 28, r->ref.tsecr + get_be16(q + 2));
+	if (same & MUX_HC_TS16) {
+		put_be32(t + 24, g->ref.tsval + get_be16(q));
+		put_be32(t + 28, g->ref.tsecr + get_be16(q + 2));
 	} else if (ts) {
 		memcpy(t + 24, q, 8);
 	}

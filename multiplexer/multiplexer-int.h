@@ -28,6 +28,8 @@ int mux_wrr_pick(struct mux_wrr *w, size_t n);
 #define MUX_KA_BACKUP 0x1	/* flags: the link is a backup */
 #define MUX_KA_REDUNDANT 0x2	/* flags: send every packet twice */
 #define MUX_KA_LEAVING 0x4	/* flags: the link is being removed */
+#define MUX_KA_PADDING 0x8	/* flags (and in the answer): takes padding */
+#define MUX_KA_ACK_PAD_LEN 14	/* an answer with flags (u16) */
 #define MUX_RETIRE_MAX 1.0	/* s a removed link may take to drain */
 
 typedef void (*mux_deliver_fn)(void *ctx, uint8_t *pkt, size_t len);
@@ -219,6 +221,7 @@ struct mux_link {
 	double lost_sent;	/* when we last reported its losses */
 	bool fb_due;
 	double probe_at, probe_wait;	/* stalled: next probe, backoff */
+	bool peer_pads;		/* the other side takes padding on it */
 	bool measure_tried;	/* measured (or tried to) when it came up */
 	double measure_end;	/* measured with padding until then; 0: not */
 	double measure_at;	/* when that began */
@@ -302,29 +305,43 @@ unsigned mux_flow_bucket(const uint8_t *pkt, size_t len);
 bool mux_tcp_again(struct mux_tcp_end *t, const uint8_t *pkt, size_t len);
 
 /* compress.c: TCP/IP header compression. A compressed packet (what
- * follows the data header) starts with MUX_HC_MARK | flags | ECN, then
- * the context id (10 bits) and generation (6 bits), TCP flags, the IPv4
- * id, sequence, ack, window, TCP checksum and the timestamps. */
+ * follows the data header) starts with MUX_HC_MARK (or MUX_HC_SHORT) |
+ * flags | ECN, then the context id (10 bits) and generation (6 bits), TCP
+ * flags, the IPv4 id, sequence, ack, window, TCP checksum and the
+ * timestamps (in the short form the ack and window may be left out and
+ * the timestamps go as offsets: below). */
 #define MUX_HC_MARK 0x10	/* where an IP packet has its version */
+#define MUX_HC_SHORT 0x20	/* the same, with the short forms below */
 #define MUX_PAD 0x00		/* there: padding, counted, not delivered */
 #define MUX_HC_V6 0x08
 #define MUX_HC_TS 0x04		/* TCP timestamps follow */
 #define MUX_HC_MAX_HDR 72	/* IPv6, TCP with timestamps */
 
-/* In its TCP flags (which are never SYN or URG when compressed), to a
- * receiver that said it takes them: the window is the context's (left
+/* MUX_HC_SHORT, to a receiver that said it takes it: in the TCP flags,
+ * where SYN, URG and ACK are (ACK is always set, SYN and URG never), the
+ * window is the context's (left out), the ack is the context's (left
  * out), the timestamps are 16-bit offsets from the context's. */
 #define MUX_HC_SAME_WIN 0x02
+#define MUX_HC_SAME_ACK 0x10
 #define MUX_HC_TS16 0x20
+
+static inline bool mux_hc_mark(uint8_t b)
+{
+	return (b & 0xf0) == MUX_HC_MARK || (b & 0xf0) == MUX_HC_SHORT;
+}
 
 /* The compressed header's length if p starts one; 0 if not. */
 static inline size_t mux_hc_len(const uint8_t *p, size_t n)
 {
-	if (n < 4 || (p[0] & 0xf0) != MUX_HC_MARK)
+	bool s;
+
+	if (n < 4 || !mux_hc_mark(p[0]))
 		return 0;
+	s = (p[0] & 0xf0) == MUX_HC_SHORT;
 	return 16u + (p[0] & MUX_HC_V6 ? 0 : 2) -
-	       (p[3] & MUX_HC_SAME_WIN ? 2 : 0) +
-	       (p[0] & MUX_HC_TS ? (p[3] & MUX_HC_TS16 ? 4 : 8) : 0);
+	       (s && (p[3] & MUX_HC_SAME_WIN) ? 2 : 0) -
+	       (s && (p[3] & MUX_HC_SAME_ACK) ? 4 : 0) +
+	       (p[0] & MUX_HC_TS ? (s && (p[3] & MUX_HC_TS16) ? 4 : 8) : 0);
 }
 
 int mux_hc_init(struct mux *m);

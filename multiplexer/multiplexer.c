@@ -69,7 +69,6 @@ static void link_set_up(struct mux_link *l, bool up)
 	mux_est_forget_inflight(&l->est);
 	if (up) {
 		log_info("link %s (id %u) up", l->st.name, l->id);
-		mux_sched_up(m, l);
 	} else {
 		l->st.downs++;
 		log_warnx("link %s (id %u) down: silent for %.1f s",
@@ -77,6 +76,8 @@ static void link_set_up(struct mux_link *l, bool up)
 	}
 	if (m->cfg.ops->state)
 		m->cfg.ops->state(m->cfg.ctx, l->id, up);
+	if (up)		/* after state: the owner tells a stream link */
+		mux_sched_up(m, l);
 }
 
 /* libev's "let it expire, then look" timeout: re-armed for the remaining
@@ -112,7 +113,7 @@ static void keepalive_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	uint8_t buf[MUX_KEEPALIVE_LEN] = { 0 };
 	uint16_t flags = (l->backup ? MUX_KA_BACKUP : 0) |
 			 (m->cfg.redundant ? MUX_KA_REDUNDANT : 0) |
-			 (l->retiring ? MUX_KA_LEAVING : 0);
+			 (l->retiring ? MUX_KA_LEAVING : 0) | MUX_KA_PADDING;
 
 	(void)revents;
 	put_be64(buf, (uint64_t)(ev_now(loop) * 1e9));
@@ -284,7 +285,7 @@ static void peer_restarted(struct mux *m, uint32_t epoch)
 static void keepalive_in(struct mux *m, struct mux_link *l, uint8_t *buf,
 			 size_t len)
 {
-	uint8_t ack[MUX_KA_ACK_LEN];
+	uint8_t ack[MUX_KA_ACK_PAD_LEN];
 	uint16_t weight, flags;
 	uint32_t epoch;
 
@@ -340,8 +341,12 @@ static void keepalive_in(struct mux *m, struct mux_link *l, uint8_t *buf,
 	}
 	memcpy(ack, buf, 8);
 	put_be32(ack + 8, m->epoch);
+	put_be16(ack + 12, MUX_KA_PADDING);
 	ctl_sent(l, m->cfg.ops->send(m->cfg.ctx, l->id, MUX_MSG_KEEPALIVE_ACK,
 				     ack, sizeof(ack)));
+	/* an earlier release would deliver padding as a packet */
+	l->peer_pads = flags & MUX_KA_PADDING;
+	mux_sched_up(m, l);
 }
 
 static void keepalive_ack_in(struct mux *m, struct mux_link *l,
@@ -358,6 +363,9 @@ static void keepalive_ack_in(struct mux *m, struct mux_link *l,
 	rtt = ev_now(m->loop) - get_be64(buf) / 1e9;
 	if (rtt > 0 && rtt < MUX_RTT_SANE)
 		l->st.rtt = rtt;
+	l->peer_pads = len >= MUX_KA_ACK_PAD_LEN &&
+		       (get_be16(buf + 12) & MUX_KA_PADDING);
+	mux_sched_up(m, l);
 }
 
 static void deliver(void *ctx, uint8_t *pkt, size_t len)
@@ -591,7 +599,7 @@ static void data_in(struct mux *m, struct mux_link *l, uint8_t *buf,
 	l->rx_seen = true;
 	pkt = buf + MUX_HDR_LEN;
 	n = len - MUX_HDR_LEN;
-	if ((pkt[0] & 0xf0) == MUX_HC_MARK) {
+	if (mux_hc_mark(pkt[0])) {
 		/* if dropped (counted), it goes through as nothing: what
 		 * follows need not wait for it */
 		n = mux_hc_expand(m, l, pkt, n, now);

@@ -29,7 +29,11 @@ int mux_sched_init(struct mux *m)
 	m->q.pool = malloc(MUX_TXQ * m->slot_len);
 	/* all zero: MUX_PAD where an IP packet would start */
 	m->pad = calloc(1, m->slot_len);
-	return m->q.pool && m->pad ? 0 : -ENOMEM;
+	if (!m->q.pool || !m->pad) {
+		mux_sched_free(m);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 void mux_sched_free(struct mux *m)
@@ -127,9 +131,21 @@ static void keep(struct mux *m, struct mux_link *l, uint32_t seq,
 static int xmit(struct mux *m, struct mux_link *l, uint32_t seq,
 		uint8_t *msg, size_t len, bool hold)
 {
-	double now = ev_now(m->loop), wait = 0;
-	double due = now + (hold ? l->est.hold : held_ahead(m, l));
-	uint32_t lseq = l->tx_lseq;
+	double now = ev_now(m->loop), wait = 0, due;
+	uint32_t lseq;
+
+	/* a packet does not wait behind padding: what waits at the end is
+	 * taken back (nothing refers to its link sequence numbers yet) */
+	while (msg != m->pad && l->tx_lseq != l->tx_next &&
+	       l->kept[(l->tx_lseq - 1) % MUX_KEEP].pad) {
+		l->tx_lseq--;
+		l->est.queued -= l->kept[l->tx_lseq % MUX_KEEP].len +
+				 MUX_HDR_LEN;
+		l->measure_bytes -= l->kept[l->tx_lseq % MUX_KEEP].len +
+				    MUX_HDR_LEN;
+	}
+	due = now + (hold ? l->est.hold : held_ahead(m, l));
+	lseq = l->tx_lseq;
 
 	if (lseq - l->tx_next >= MUX_KEEP)	/* no slot to wait in */
 		return -EAGAIN;
@@ -234,14 +250,24 @@ static bool has_slot(const struct mux_link *l)
 	       MUX_EST_RING - 16;
 }
 
+/* Whether l is being measured with padding now (see mux_sched_up). */
+static bool measuring(const struct mux *m, const struct mux_link *l,
+		      double now)
+{
+	return l->measure_end && now < l->measure_end && !l->est.full &&
+	       l->up && !l->retiring && !l->backup && !l->stalled &&
+	       !m->wrr[l - m->links].stream;
+}
+
 /* Whether l has room for bytes more. Padding never takes a packet's
  * place: while l is measured its window (which the padding fills) may be
  * overfilled by as much again. */
-static bool has_room(const struct mux_link *l, size_t bytes)
+static bool has_room(const struct mux *m, const struct mux_link *l,
+		     size_t bytes, double now)
 {
 	return mux_est_room(&l->est, bytes) ||
-	       (l->measure_end && l->est.next_lseq - l->est.una <
-					  MUX_EST_RING - 16 &&
+	       (measuring(m, l, now) &&
+		l->est.next_lseq - l->est.una < MUX_EST_RING - 16 &&
 		mux_est_fits(&l->est, bytes, mux_est_cwnd(&l->est)));
 }
 
@@ -263,7 +289,8 @@ static int pick_earliest(struct mux *m, size_t len, int skip, bool hold)
 			continue;
 		if (t != TIER_STALLED)
 			live = true;
-		if (!has_room(l, len + MUX_HDR_LEN) || !has_slot(l))
+		if (!has_room(m, l, len + MUX_HDR_LEN, ev_now(m->loop)) ||
+		    !has_slot(l))
 			continue;
 		/* before data, the keepalives' round trip tells a near
 		 * link from a far one */
@@ -521,8 +548,12 @@ void mux_sched_up(struct mux *m, struct mux_link *l)
 {
 	double now = ev_now(m->loop);
 
+	/* and only once the other side said it takes padding (an earlier
+	 * release would deliver it as a packet): the slave's keepalives
+	 * say so, and the master's answers */
 	if (!m->cfg.measure || m->cfg.sched == MUX_SCHED_ROUNDROBIN ||
-	    l->measure_tried || l->est.full)
+	    l->measure_tried || l->est.full || !l->peer_pads || !l->up ||
+	    l->backup || m->wrr[l - m->links].stream)
 		return;
 	l->measure_tried = true;
 	l->measure_at = now;
@@ -542,25 +573,33 @@ static void measure_done(struct mux_link *l, double now)
 		 l->est.full ? "" : ", still growing");
 }
 
+/* Ends the measurements that are over: the rate stopped growing, the
+ * time is up, or the link went down, stalled, became a backup. */
+static void measure_ends(struct mux *m, double now)
+{
+	for (size_t i = 0; i < MUX_MAX_LINKS; i++) {
+		struct mux_link *l = &m->links[i];
+
+		if (l->used && l->measure_end && !measuring(m, l, now))
+			measure_done(l, now);
+	}
+}
+
 /* Fills the window of each link being measured with padding (the send
- * queue is empty: padding never takes a packet's place). */
+ * queue is empty: padding never takes a packet's place), leaving half
+ * its slots for packets. */
 static void measure_fill(struct mux *m, double now)
 {
 	size_t len = m->cfg.max_packet;
 
+	measure_ends(m, now);
 	for (size_t i = 0; i < MUX_MAX_LINKS; i++) {
 		struct mux_link *l = &m->links[i];
 
-		if (!l->used || !l->measure_end)
-			continue;
-		if (l->est.full || now >= l->measure_end || !l->up ||
-		    l->retiring) {
-			measure_done(l, now);
-			continue;
-		}
-		if (l->backup || l->stalled || m->wrr[i].stream)
+		if (!l->used || !measuring(m, l, now))
 			continue;
 		while (mux_est_room(&l->est, len + MUX_HDR_LEN) &&
+		       l->tx_lseq - l->tx_next < MUX_KEEP / 2 &&
 		       has_slot(l) &&
 		       xmit(m, l, 0, m->pad, len, false) == 0) {
 			l->kept[(l->tx_lseq - 1) % MUX_KEEP].pad = true;
@@ -912,6 +951,7 @@ void mux_sched_tick(struct mux *m, double now)
 	}
 	if (m->cfg.sched == MUX_SCHED_ROUNDROBIN)
 		return;
+	measure_ends(m, now);	/* also while the queue is never empty */
 	for (size_t i = 0; i < MUX_MAX_LINKS; i++) {
 		struct mux_link *l = &m->links[i];
 

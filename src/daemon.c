@@ -142,9 +142,14 @@ static void mux_deliver_cb(void *ctx, uint16_t link_id, uint8_t *pkt,
 static void mux_state_cb(void *ctx, uint16_t link_id, bool up)
 {
 	struct daemon *d = ctx;
+	struct lm_link_stats st;
 
 	if (!up && !d->cfg->master)
 		lm_link_reset(d->lm, link_id);
+	/* a link the master learned over a TCP stream: linkmap said so
+	 * before the multiplexer had the link */
+	if (up && d->cfg->master && lm_link_stats(d->lm, link_id, &st) == 0)
+		mux_link_set_stream(d->mux, link_id, st.stream);
 }
 
 static void mux_removed_cb(void *ctx, uint16_t link_id)

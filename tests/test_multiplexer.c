@@ -345,15 +345,22 @@ static int count_type(uint16_t link, uint8_t type)
 
 #define PEER_EPOCH 0x12345678u
 
-/* The master's answer to a keepalive: stamp 0, its epoch. */
+/* The master's answer to a keepalive: stamp 0, its epoch, and that it
+ * takes padding (an earlier release's answer: len 12, without). */
+static void ack_len(uint16_t link, size_t len)
+{
+	uint8_t a[MUX_KA_ACK_PAD_LEN] = { [8] = PEER_EPOCH >> 24,
+					  [9] = PEER_EPOCH >> 16 & 0xff,
+					  [10] = PEER_EPOCH >> 8 & 0xff,
+					  [11] = PEER_EPOCH & 0xff,
+					  [13] = MUX_KA_PADDING };
+
+	mux_input(mux, link, MUX_MSG_KEEPALIVE_ACK, a, len);
+}
+
 static void ack(uint16_t link)
 {
-	uint8_t a[MUX_KA_ACK_LEN] = { [8] = PEER_EPOCH >> 24,
-				      [9] = PEER_EPOCH >> 16 & 0xff,
-				      [10] = PEER_EPOCH >> 8 & 0xff,
-				      [11] = PEER_EPOCH & 0xff };
-
-	mux_input(mux, link, MUX_MSG_KEEPALIVE_ACK, a, sizeof(a));
+	ack_len(link, MUX_KA_ACK_PAD_LEN);
 }
 
 /* Links a (1) and b (2), both answered: up. */
@@ -548,7 +555,9 @@ START_TEST(master_learns_and_answers)
 	ck_assert_int_eq(fk.nsent, 1);
 	ck_assert_int_eq(fk.sent[0].link, 5);
 	ck_assert_int_eq(fk.sent[0].type, MUX_MSG_KEEPALIVE_ACK);
-	ck_assert_int_eq(fk.sent[0].len, MUX_KA_ACK_LEN);
+	ck_assert_int_eq(fk.sent[0].len, MUX_KA_ACK_PAD_LEN);
+	ck_assert_int_eq(fk.sent[0].body[12] << 8 | fk.sent[0].body[13],
+			 MUX_KA_PADDING);	/* it takes padding */
 	/* the master sends no keepalives of its own */
 	run_for(0.05);
 	ck_assert_int_eq(fk.nsent, 1);
@@ -1510,6 +1519,64 @@ START_TEST(mux_measure_pads_window)
 	run_for(0.03);
 	ck_assert_int_eq(pads_on(1, mark), 0);
 	ck_assert_int_eq(count_type(2, MUX_MSG_DATA), 0);
+}
+END_TEST
+
+/* No padding to a master of an earlier release (its answer does not say
+ * it takes padding: it would deliver it), nor on a link over a TCP
+ * stream. */
+START_TEST(mux_measure_only_where_taken)
+{
+	mux_link_add(mux, 1, "old", 1);
+	mux_link_add(mux, 2, "stream", 1);
+	mux_link_set_stream(mux, 2, true);
+	ack_len(1, MUX_KA_ACK_LEN);
+	ack(2);
+	run_for(0.03);
+	ck_assert(is_up(1) && is_up(2));
+	ck_assert_int_eq(count_type(1, MUX_MSG_DATA), 0);
+	ck_assert_int_eq(count_type(2, MUX_MSG_DATA), 0);
+	/* a later answer that says so starts it */
+	ack(1);
+	run_for(0.03);
+	ck_assert_int_gt(pads_on(1, 0), 0);
+}
+END_TEST
+
+/* A packet given to a link whose padding waits for pacing does not wait
+ * behind it: the padding at the end is taken back, and the packet leaves
+ * next. Once the time is up the measuring ends, even with packets
+ * waiting in the send queue. */
+START_TEST(mux_measure_packet_before_padding)
+{
+	struct mux_link *a;
+	int mark;
+
+	mux_link_add(mux, 1, "a", 1);
+	ack(1);
+	/* measured at 1 MB/s over 30 ms, still growing: paced at 2.9 MB/s,
+	 * a window of 60 kB */
+	a = fake_measured(1, 1e6, 0.030);
+	a->est.full = false;
+	a->est.rttvar = 0.1;	/* no stall however slow the machine */
+	run_for(0.03);		/* a tick fills it */
+	ck_assert_uint_gt(a->est.queued, 10 * 1510);	/* padding waits */
+	mark = fk.nsent;
+	ck_assert_int_eq(msend_udp(1000, 1400), 0);
+	/* nothing waits but the packet, if it did not leave at once */
+	ck_assert_uint_le(a->est.queued, 1400 + MUX_HDR_LEN);
+	run_until_sent(1, fk.per_link[1] + 1, 0.5);
+	ck_assert_int_gt(fk.nsent, mark);
+	ck_assert_uint_eq(fk.sent[mark].len, 1400 + MUX_HDR_LEN);
+	/* the time runs out while the send queue is never empty: the
+	 * measuring ends all the same */
+	a->measure_end = ev_now(loop) + 0.01;
+	for (int i = 0; i < 200; i++)
+		msend_udp(1000, 1400);
+	ck_assert_uint_gt(mux->q.count, 0);
+	run_for(0.03);
+	ck_assert_uint_gt(mux->q.count, 0);
+	ck_assert_double_eq(a->measure_end, 0);
 }
 END_TEST
 
@@ -2792,14 +2859,16 @@ START_TEST(mux_retransmission_kept)
 }
 END_TEST
 
-/* Sets an IPv4 TCP packet's window and timestamps (it has them), with
- * its checksum to match. */
-static void tcp_set(uint8_t *ip, size_t len, uint16_t win, uint32_t tsval,
-		    uint32_t tsecr)
+/* Sets an IPv4 TCP packet's flags, ack, window and timestamps (it has
+ * them), with its checksum to match. */
+static void tcp_set(uint8_t *ip, size_t len, uint8_t flags, uint32_t ack,
+		    uint16_t win, uint32_t tsval, uint32_t tsecr)
 {
 	uint8_t *t = ip + 20;
 	uint32_t s = 6 + (uint32_t)(len - 20);
 
+	t[13] = flags;
+	put_be32(t + 8, ack);
 	put_be16(t + 14, win);
 	put_be32(t + 24, tsval);
 	put_be32(t + 28, tsecr);
@@ -2873,26 +2942,31 @@ START_TEST(hc_roundtrip)
 }
 END_TEST
 
-/* What the scheduler reads of a packet reads the same compressed. */
-/* Against the context's window and timestamps: the same window is left
- * out, timestamps go as 16-bit offsets; a timestamp more than 16 bits on
- * renews the context (whole until confirmed), one that stepped back goes
- * whole. A receiver of an older release (3-byte HC_ACK) gets neither. */
+/* Against the context's ack, window and timestamps: the same ack and
+ * window are left out, timestamps go as 16-bit offsets; a timestamp more
+ * than 16 bits on renews the context (whole until confirmed), one that
+ * stepped back goes whole; a segment without ACK (an RST) goes in the long
+ * form. A receiver of an older release (3-byte HC_ACK) gets the long form
+ * only. */
 START_TEST(hc_short_forms)
 {
 	static const struct {
+		uint8_t flags;
+		uint32_t ack;
 		uint16_t win;
 		uint32_t tsval, tsecr;
 		size_t saved;		/* 0: sent whole */
 	} steps[] = {
-		{ 900, 5000, 9000, 0 },		/* the context's */
-		{ 900, 5040, 9030, 32 },
-		{ 901, 5080, 9060, 30 },	/* another window */
-		{ 900, 5000 + 65535, 9090, 32 },
-		{ 900, 5000 + 65536, 9100, 0 },	/* renewed */
-		{ 900, 5000 + 65600, 9120, 32 },
-		{ 900, 5000 + 65600, 9100, 32 },	/* the new ref */
-		{ 900, 5000 + 65600, 9099, 28 },	/* a step back */
+		{ 0x10, 77, 900, 5000, 9000, 0 },	/* the context's */
+		{ 0x18, 77, 900, 5040, 9030, 36 },
+		{ 0x10, 78, 900, 5041, 9030, 32 },	/* another ack */
+		{ 0x10, 77, 901, 5080, 9060, 34 },	/* another window */
+		{ 0x11, 77, 900, 5000 + 65535, 9090, 36 },
+		{ 0x10, 77, 900, 5000 + 65536, 9100, 0 },	/* renewed */
+		{ 0x10, 77, 900, 5000 + 65600, 9120, 36 },
+		{ 0xd0, 77, 900, 5000 + 65600, 9100, 36 },	/* new ref */
+		{ 0x10, 77, 900, 5000 + 65600, 9099, 32 },	/* back */
+		{ 0x04, 77, 900, 5000 + 65601, 9100, 26 },	/* RST */
 	};
 	uint8_t pkt[1500];
 	size_t len;
@@ -2906,14 +2980,14 @@ START_TEST(hc_short_forms)
 			len = tcp_pkt(pkt, false, true, 0x10,
 				      (uint16_t)(4000 + peer), (uint32_t)i,
 				      700);
-			tcp_set(pkt, len, steps[i].win, steps[i].tsval,
-				steps[i].tsecr);
+			tcp_set(pkt, len, steps[i].flags, steps[i].ack,
+				steps[i].win, steps[i].tsval, steps[i].tsecr);
 			pair_send_pkt(pkt, len);
 			ck_assert_int_eq(pr.ngot, g + 1);
 			ck_assert_mem_eq(pr.got[g], pkt, len);
 			if (pr.old_peer && saved)
 				saved = 26;	/* only the long form */
-			if (pr.old_peer && i == 4)
+			if (pr.old_peer && i == 5)
 				saved = 26;	/* nothing to renew */
 			ck_assert_uint_eq(pr.data_len[d],
 					  MUX_HDR_LEN + len - saved);
@@ -2923,6 +2997,60 @@ START_TEST(hc_short_forms)
 }
 END_TEST
 
+/* A packet compressed with a context's generation that arrives after the
+ * next generation (renewed timestamps) is still rebuilt: it was on its
+ * way. */
+START_TEST(hc_renewal_in_flight)
+{
+	uint8_t pkt[1500], late[1500], buf[MUX_HDR_LEN + 1500];
+	struct { uint16_t link; uint8_t type; size_t len; uint8_t b[1600]; }
+		held[4];
+	struct mux_stats st;
+	size_t len, late_len;
+	int nheld, found = 0;
+
+	for (uint32_t n = 0; n < 2; n++) {
+		len = tcp_pkt(pkt, false, true, 0x10, 4000, n, 700);
+		tcp_set(pkt, len, 0x10, 77, 900, 5000 + n, 9000);
+		pair_send_pkt(pkt, len);
+	}
+	/* compressed, and held on its way */
+	late_len = tcp_pkt(late, false, true, 0x10, 4000, 2, 700);
+	tcp_set(late, late_len, 0x10, 77, 900, 5002, 9000);
+	memcpy(buf + MUX_HDR_LEN, late, late_len);
+	ck_assert_int_eq(mux_send(pr.m[0], buf + MUX_HDR_LEN, late_len), 0);
+	ck_assert_int_le(pr.nq, 4);
+	nheld = pr.nq;
+	for (int i = 0; i < nheld; i++) {
+		held[i].link = pr.q[i].link;
+		held[i].type = pr.q[i].type;
+		held[i].len = pr.q[i].len;
+		memcpy(held[i].b, pr.q[i].b, pr.q[i].len);
+	}
+	pr.nq = 0;
+	ck_assert_uint_lt(pr.data_len[pr.ndata - 1], MUX_HDR_LEN + late_len);
+	/* 16 bits of timestamps later: a new generation, confirmed */
+	len = tcp_pkt(pkt, false, true, 0x10, 4000, 3, 700);
+	tcp_set(pkt, len, 0x10, 77, 900, 5000 + 70000, 9000);
+	pair_send_pkt(pkt, len);
+	pair_send_pkt(pkt, len);
+	ck_assert_int_eq(pr.ctx_sent, 2);
+	ck_assert_uint_lt(pr.data_len[pr.ndata - 1], MUX_HDR_LEN + len);
+	for (int i = 0; i < nheld; i++)
+		mux_input(pr.m[1], held[i].link, held[i].type, held[i].b,
+			  held[i].len);
+	/* it arrived once (braid resent it when the next ones showed it
+	 * missing, or the copy held came): rebuilt, not dropped */
+	mux_stats(pr.m[1], &st);
+	ck_assert_uint_eq(st.hc_drop, 0);
+	for (int i = 0; i < pr.ngot; i++)
+		found += pr.got_len[i] == late_len &&
+			 !memcmp(pr.got[i], late, late_len);
+	ck_assert_int_eq(found, 1);
+}
+END_TEST
+
+/* What the scheduler reads of a packet reads the same compressed. */
 START_TEST(hc_classified_alike)
 {
 	uint8_t pkt[1500], buf[MUX_HDR_LEN + 1500];
@@ -3259,6 +3387,8 @@ static Suite *mux_suite(void)
 	tcase_add_checked_fixture(tc, measure_setup, mux_teardown);
 	tcase_add_test(tc, mux_measure_pads_window);
 	tcase_add_test(tc, mux_measure_pad_not_delivered);
+	tcase_add_test(tc, mux_measure_only_where_taken);
+	tcase_add_test(tc, mux_measure_packet_before_padding);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("master_earliest");
@@ -3298,6 +3428,7 @@ static Suite *mux_suite(void)
 	tcase_add_checked_fixture(tc, pair_setup, pair_teardown);
 	tcase_add_test(tc, hc_roundtrip);
 	tcase_add_test(tc, hc_short_forms);
+	tcase_add_test(tc, hc_renewal_in_flight);
 	tcase_add_test(tc, hc_classified_alike);
 	tcase_add_test(tc, hc_others_whole);
 	tcase_add_test(tc, hc_lost_context_and_damage);

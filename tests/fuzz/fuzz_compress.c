@@ -99,8 +99,10 @@ static size_t compress(const uint8_t *data, size_t size, uint8_t *buf,
 		FUZZ_CHECK(last.type == MUX_MSG_HC_CTX);
 		FUZZ_CHECK(*out == buf + MUX_HDR_LEN && len == size);
 		mux_hc_ctx_in(rx, &rx->links[0], last.b, last.len);
-		FUZZ_CHECK(last.type == MUX_MSG_HC_ACK && last.len == 3);
-		mux_hc_ack_in(tx, last.b, last.len);
+		FUZZ_CHECK(last.type == MUX_MSG_HC_ACK && last.len == 4);
+		/* half the inputs as to a receiver of an earlier release,
+		 * whose 3-byte answer gets the long form only */
+		mux_hc_ack_in(tx, last.b, size & 1 ? 3 : last.len);
 		memcpy(buf + MUX_HDR_LEN, data, size);
 		*out = mux_hc_compress(tx, buf + MUX_HDR_LEN, &len, cid, now);
 	}
