@@ -159,7 +159,9 @@ static int xmit(struct mux *m, struct mux_link *l, uint32_t seq,
 		int err = wire(m, l, lseq, msg, len + MUX_HDR_LEN, now);
 
 		if (err < 0) {
-			l->st.send_fail++;	/* it goes elsewhere */
+			/* it goes elsewhere (padding refused is no failed
+			 * send: it is tried again later) */
+			l->st.send_fail += msg != m->pad;
 			return err;
 		}
 		l->tx_next++;
@@ -313,7 +315,8 @@ static int pick_earliest(struct mux *m, size_t len, int skip, bool hold)
 }
 
 /* The link where a resend of len bytes put first arrives first, among
- * those whose window it overfills by at most RESEND_ROOM; -1 if none. */
+ * those whose window it overfills by at most RESEND_ROOM (and by the
+ * window again while padding fills it); -1 if none. */
 static int pick_first(struct mux *m, size_t len)
 {
 	double best_t = INFINITY;
@@ -324,7 +327,9 @@ static int pick_first(struct mux *m, size_t len)
 		double at;
 
 		if (!m->wrr[i].eligible || tier_of(l) != TIER_MAIN ||
-		    !mux_est_fits(&l->est, len + MUX_HDR_LEN, RESEND_ROOM) ||
+		    !mux_est_fits(&l->est, len + MUX_HDR_LEN, RESEND_ROOM +
+				  (measuring(m, l, ev_now(m->loop)) ?
+				   mux_est_cwnd(&l->est) : 0)) ||
 		    !has_slot(l))
 			continue;
 		at = mux_est_arrival_first(&l->est, len + MUX_HDR_LEN,

@@ -148,6 +148,20 @@ echo "   slave: $(last_line "$re" | cut -d' ' -f3-)"
 re="link phone2: proxy $P2: CONNECT stream to the master open"
 (($(count_re "$re") >= 1)) || br_fail "slave never logged '$re'"
 echo "   slave: $(last_line "$re" | cut -d' ' -f3-)"
+# links are measured with padding when they come up, both ways; not one
+# over a TCP stream (the master learns that it is one)
+for role in slave master; do
+	re="link dsl \\(id [0-9]+\\) measured: "
+	br_wait_for 5 grep -qE -- "$re" "${BR_LOG[$role]}" ||
+		br_fail "$role did not log '$re...' for dsl"
+	(($(br_log_count "${BR_LOG[$role]}" "$re") == 1)) ||
+		br_fail "$role logged '$re...' more than once for dsl"
+	re="link phone2 \\(id [0-9]+\\) measured"
+	(($(br_log_count "${BR_LOG[$role]}" "$re") == 0)) ||
+		br_fail "$role measured phone2, a link over a TCP stream"
+done
+echo "   dsl measured both ways: $(grep -E "link dsl \\(id [0-9]+\\) measured" \
+	"${BR_LOG[master]}" | tail -n 1 | cut -d' ' -f3-)"
 
 read -r -a w0 <<<"$(wan_bytes)"
 br_usr1 slave
