@@ -4,9 +4,9 @@
  * TTL, DSCP, the option layout) is sent once as a context; its packets then
  * carry only what changes, whole or relative to the context (never to an
  * earlier packet, so loss and reordering across links cannot desynchronise
- * anything): the window left out when it is the context's, the timestamps
- * as 16-bit offsets from the context's, to a receiver that said it takes
- * those. A packet is compressed only once the receiver confirmed the
+ * anything): the ack and window left out when they are the context's, the
+ * timestamps as 16-bit offsets from the context's, to a receiver that said
+ * it takes those. A packet is compressed only once the receiver confirmed the
  * context, and the rebuilt packet must pass its own TCP checksum or it is
  * dropped. */
 #include <netinet/in.h>
@@ -433,10 +433,8 @@ size_t mux_hc_expand(struct mux *m, struct mux_link *l, const uint8_t *p,
 	ts = p[0] & MUX_HC_TS;
 	sh = (p[0] & 0xf0) == MUX_HC_SHORT;
 	/* the flags as they were, and which short forms the packet has */
-	f = sh ? (uint8_t)((p[3] & ~(MUX_HC_SAME_WIN | MUX_HC_SAME_ACK |
-				     MUX_HC_TS16)) | TH_ACK) : p[3];
-	same = sh ? p[3] & (MUX_HC_SAME_WIN | MUX_HC_SAME_ACK | MUX_HC_TS16) :
-		    0;
+	f = sh ? (uint8_t)((p[3] & ~MUX_HC_SHORTS) | TH_ACK) : p[3];
+	same = sh ? p[3] & MUX_HC_SHORTS : 0;
 	ip = v6 ? 40 : 20;
 	total = g->hlen + n - chl;
 	if (g->hlen != ip + (ts ? 32 : 20) || total > m->cfg.max_packet ||

@@ -288,6 +288,7 @@ struct mux {
 	struct mux_wrr wrr[MUX_MAX_LINKS];	/* parallel to links[] */
 	struct mux_hc *hc;		/* header compression contexts */
 	uint8_t *pad;			/* a padding message (slot_len) */
+	unsigned measuring;		/* links measured with it now */
 };
 
 /* classify.c: is pkt UDP or TCP from or to one of the n ports? */
@@ -324,6 +325,7 @@ bool mux_tcp_again(struct mux_tcp_end *t, const uint8_t *pkt, size_t len);
 #define MUX_HC_SAME_WIN 0x02
 #define MUX_HC_SAME_ACK 0x10
 #define MUX_HC_TS16 0x20
+#define MUX_HC_SHORTS (MUX_HC_SAME_WIN | MUX_HC_SAME_ACK | MUX_HC_TS16)
 
 static inline bool mux_hc_mark(uint8_t b)
 {

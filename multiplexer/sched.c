@@ -261,16 +261,12 @@ static bool measuring(const struct mux *m, const struct mux_link *l,
 	       !m->wrr[l - m->links].stream;
 }
 
-/* Whether l has room for bytes more. Padding never takes a packet's
- * place: while l is measured its window (which the padding fills) may be
- * overfilled by as much again. */
-static bool has_room(const struct mux *m, const struct mux_link *l,
-		     size_t bytes, double now)
+/* Bytes a packet may overfill l's window by. Padding never takes a
+ * packet's place: while l is measured its window (which the padding
+ * fills) may be overfilled by as much again. */
+static double overfill(const struct mux *m, const struct mux_link *l)
 {
-	return mux_est_room(&l->est, bytes) ||
-	       (measuring(m, l, now) &&
-		l->est.next_lseq - l->est.una < MUX_EST_RING - 16 &&
-		mux_est_fits(&l->est, bytes, mux_est_cwnd(&l->est)));
+	return measuring(m, l, ev_now(m->loop)) ? mux_est_cwnd(&l->est) : 0;
 }
 
 /* The link (not skip) where len bytes sent now (held back if hold)
@@ -291,7 +287,8 @@ static int pick_earliest(struct mux *m, size_t len, int skip, bool hold)
 			continue;
 		if (t != TIER_STALLED)
 			live = true;
-		if (!has_room(m, l, len + MUX_HDR_LEN, ev_now(m->loop)) ||
+		/* (has_slot also keeps the estimate's ring from filling) */
+		if (!mux_est_fits(&l->est, len + MUX_HDR_LEN, overfill(m, l)) ||
 		    !has_slot(l))
 			continue;
 		/* before data, the keepalives' round trip tells a near
@@ -327,9 +324,8 @@ static int pick_first(struct mux *m, size_t len)
 		double at;
 
 		if (!m->wrr[i].eligible || tier_of(l) != TIER_MAIN ||
-		    !mux_est_fits(&l->est, len + MUX_HDR_LEN, RESEND_ROOM +
-				  (measuring(m, l, ev_now(m->loop)) ?
-				   mux_est_cwnd(&l->est) : 0)) ||
+		    !mux_est_fits(&l->est, len + MUX_HDR_LEN,
+				  RESEND_ROOM + overfill(m, l)) ||
 		    !has_slot(l))
 			continue;
 		at = mux_est_arrival_first(&l->est, len + MUX_HDR_LEN,
@@ -564,11 +560,13 @@ void mux_sched_up(struct mux *m, struct mux_link *l)
 	l->measure_at = now;
 	l->measure_end = now + MEASURE_TIME;
 	l->measure_bytes = 0;
+	m->measuring++;
 }
 
-static void measure_done(struct mux_link *l, double now)
+static void measure_done(struct mux *m, struct mux_link *l, double now)
 {
 	l->measure_end = 0;
+	m->measuring--;
 	if (!l->measure_bytes)
 		return;
 	log_info("link %s (id %u) measured: %.1f Mbit/s, round trip %.1f ms "
@@ -582,11 +580,11 @@ static void measure_done(struct mux_link *l, double now)
  * time is up, or the link went down, stalled, became a backup. */
 static void measure_ends(struct mux *m, double now)
 {
-	for (size_t i = 0; i < MUX_MAX_LINKS; i++) {
+	for (size_t i = 0; m->measuring && i < MUX_MAX_LINKS; i++) {
 		struct mux_link *l = &m->links[i];
 
 		if (l->used && l->measure_end && !measuring(m, l, now))
-			measure_done(l, now);
+			measure_done(m, l, now);
 	}
 }
 
@@ -598,7 +596,7 @@ static void measure_fill(struct mux *m, double now)
 	size_t len = m->cfg.max_packet;
 
 	measure_ends(m, now);
-	for (size_t i = 0; i < MUX_MAX_LINKS; i++) {
+	for (size_t i = 0; m->measuring && i < MUX_MAX_LINKS; i++) {
 		struct mux_link *l = &m->links[i];
 
 		if (!l->used || !measuring(m, l, now))
@@ -920,6 +918,8 @@ static void probe(struct mux *m, struct mux_link *l, double now)
 
 void mux_sched_give_back(struct mux *m, struct mux_link *l)
 {
+	if (l->measure_end)	/* it went down or is removed */
+		measure_done(m, l, ev_now(m->loop));
 	if (m->cfg.sched != MUX_SCHED_ROUNDROBIN) {
 		unqueue(m, l, ev_now(m->loop));
 		resend_inflight(m, l, ev_now(m->loop));
